@@ -1,0 +1,87 @@
+//! The `x12` command-line tool: argument definitions and one module per command.
+//!
+//! Exit codes are part of the contract: 0 when every file is valid, 1 when any file has
+//! errors, 2 for usage and I/O errors.
+
+pub mod input;
+pub mod ta1;
+pub mod validate;
+pub mod view;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Validate, view and acknowledge ASC X12 (HIPAA 5010) files.
+#[derive(Debug, Parser)]
+#[command(name = "x12", version, about)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats of `x12 validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One line per issue, for people.
+    Text,
+    /// One JSON object per file (JSON Lines when several files are given).
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check files: delimiters, envelopes (ISA/IEA, GS/GE, ST/SE), counts and control numbers.
+    Validate {
+        /// Files to check; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Keep at most this many issues per file (the rest are counted).
+        #[arg(long, default_value_t = 10_000)]
+        max_issues: usize,
+    },
+    /// Print one segment per line, indented by envelope level, with its position.
+    View {
+        /// File to show; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Print the TA1 acknowledgment interchange for each interchange in a file.
+    Ta1 {
+        /// File to acknowledge; `-` reads standard input.
+        file: PathBuf,
+        /// Interchange control number of the first acknowledgment (ISA13).
+        #[arg(long, default_value_t = 1)]
+        control_number: u32,
+        /// Print a TA1 only where one is due (ISA14 = 1, or errors found).
+        #[arg(long)]
+        only_due: bool,
+    },
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let code = match cli.command {
+        Command::Validate {
+            files,
+            format,
+            max_issues,
+        } => validate::run(&files, format, max_issues, &mut out),
+        Command::View { file } => view::run(&file, &mut out),
+        Command::Ta1 {
+            file,
+            control_number,
+            only_due,
+        } => ta1::run(&file, control_number, only_due, &mut out),
+    };
+    use std::io::Write;
+    if out.flush().is_err() {
+        return 2;
+    }
+    code
+}

@@ -1,0 +1,122 @@
+//! `x12 validate`: envelope checks with located issues, as text or JSON.
+//!
+//! JSON contract (one object per file, one per line when several files are given):
+//!
+//! ```json
+//! {"path": "a.x12", "valid": false, "interchanges": 1, "groups": 1, "sets": 1,
+//!  "segments": 31, "issues_dropped": 0,
+//!  "ta1": [{"control_number": "000000101", "date": "240315", "time": "1430", "ack": "A", "note": "000"}],
+//!  "issues": [{"severity": "error", "code": "SE01_COUNT", "scope": "set", "snip": 1,
+//!              "message": "SE01 says 26 segments; the set has 27 from ST to SE",
+//!              "byte_offset": 812, "segment_position": 29, "set_position": 27,
+//!              "segment_id": "SE", "element": 1, "control_number": "0001"}]}
+//! ```
+//!
+//! `severity`, `code`, `message`, `segment_position`, `segment_id` and `byte_offset` are
+//! always present; `element`, `component`, `repetition`, `loop`, `set_position`,
+//! `control_number` and `ta1_note` appear when known.
+
+use super::input::Input;
+use super::Format;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use x12_core::{Reader, Summary, Ta1Policy};
+
+#[derive(Serialize)]
+struct FileResult<'a> {
+    path: String,
+    valid: bool,
+    #[serde(flatten)]
+    summary: &'a Summary,
+}
+
+/// Checks one input.
+pub fn check(path: &Path, max_issues: usize) -> std::io::Result<Summary> {
+    let input = Input::open(path)?;
+    let mut summary = Summary::new(max_issues, Ta1Policy::default());
+    let (source, progress) = input.split();
+    let mut reader = Reader::new(source);
+    let result = (|| {
+        while let Some(item) = reader.next_item()? {
+            summary.add(&item);
+        }
+        Ok(())
+    })();
+    drop(progress);
+    summary.sort();
+    result.map(|()| summary)
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(files: &[PathBuf], format: Format, max_issues: usize, out: &mut dyn Write) -> i32 {
+    let mut code = 0;
+    for path in files {
+        let summary = match check(path, max_issues) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("x12: {}: {e}", path.display());
+                code = 2;
+                continue;
+            }
+        };
+        if !summary.is_valid() && code == 0 {
+            code = 1;
+        }
+        let written = match format {
+            Format::Json => write_json(path, &summary, out),
+            Format::Text => write_text(path, &summary, out),
+        };
+        if written.is_err() {
+            return 2;
+        }
+    }
+    code
+}
+
+fn write_json(path: &Path, summary: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
+    let r = FileResult {
+        path: path.display().to_string(),
+        valid: summary.is_valid(),
+        summary,
+    };
+    serde_json::to_writer(&mut *out, &r)?;
+    writeln!(out)
+}
+
+fn write_text(path: &Path, s: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
+    let p = path.display();
+    for i in &s.issues {
+        let l = &i.location;
+        let mut at = format!("segment {}", l.segment_position);
+        if !l.segment_id.is_empty() {
+            at.push(' ');
+            at.push_str(&l.segment_id);
+            if let Some(e) = l.element {
+                at.push_str(&format!("{e:02}"));
+            }
+        }
+        if let Some(c) = &l.control_number {
+            at.push_str(&format!(", control number {c}"));
+        }
+        writeln!(
+            out,
+            "{p}: {}: {} at {at} (byte {}): {}",
+            i.severity, i.code, l.byte_offset, i.message
+        )?;
+    }
+    if s.issues_dropped > 0 {
+        writeln!(out, "{p}: {} more issue(s) not shown", s.issues_dropped)?;
+    }
+    let verdict = if s.is_valid() { "valid" } else { "INVALID" };
+    writeln!(
+        out,
+        "{p}: {verdict}: {} interchange(s), {} group(s), {} transaction set(s), {} segment(s), {} error(s), {} warning(s)",
+        s.interchanges,
+        s.groups,
+        s.sets,
+        s.segments,
+        s.error_count(),
+        s.issues.iter().filter(|i| !i.is_error()).count()
+    )
+}

@@ -1,0 +1,11 @@
+//! # gatewayd
+//!
+//! The ncx12 gateway: the `x12` command-line tool (validate, view, acknowledge X12
+//! files) and, in later work, the `gatewayd` daemon that takes batches from
+//! clearinghouses, acknowledges and routes them.
+//!
+//! The command implementations live in [`cli`]; the binaries in `src/bin` only parse
+//! arguments and call them.
+
+pub mod cli;
+pub mod clock;

@@ -1,0 +1,263 @@
+//! Borrowed views of a segment, its elements, components and repetitions.
+//!
+//! Nothing here allocates: every accessor returns a slice of the input.
+
+use crate::Delimiters;
+use memchr::memchr;
+
+/// One segment, borrowed from the input: the identifier and the elements, without the
+/// terminator.
+///
+/// ```
+/// use x12_core::{Delimiters, Segment};
+/// let seg = Segment::new(b"NM1*85*2*CLINIC*****XX*1234567893", Delimiters::default());
+/// assert_eq!(seg.id(), b"NM1");
+/// assert_eq!(seg.element(9).map(|e| e.as_bytes()), Some(&b"1234567893"[..]));
+/// assert_eq!(seg.element_count(), 9);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    content: &'a [u8],
+    id_len: u8,
+    delimiters: Delimiters,
+}
+
+impl std::fmt::Debug for Segment<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Segment({:?})", String::from_utf8_lossy(self.content))
+    }
+}
+
+impl<'a> Segment<'a> {
+    /// A view of `content` (a segment without its terminator).
+    pub fn new(content: &'a [u8], delimiters: Delimiters) -> Self {
+        let id_len = memchr(delimiters.element, content).unwrap_or(content.len());
+        Segment {
+            content,
+            id_len: id_len.min(u8::MAX as usize) as u8,
+            delimiters,
+        }
+    }
+
+    /// The segment identifier (`NM1`), everything before the first element separator.
+    #[inline]
+    pub fn id(&self) -> &'a [u8] {
+        &self.content[..self.id_len as usize]
+    }
+
+    /// The identifier as text, lossy for non-UTF-8 bytes.
+    pub fn id_str(&self) -> std::borrow::Cow<'a, str> {
+        String::from_utf8_lossy(self.id())
+    }
+
+    /// The whole segment without its terminator.
+    #[inline]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.content
+    }
+
+    /// The delimiters this segment was read with.
+    pub fn delimiters(&self) -> Delimiters {
+        self.delimiters
+    }
+
+    /// The elements after the identifier, in order (element 1 first).
+    pub fn elements(&self) -> Elements<'a> {
+        let rest = if self.id_len as usize >= self.content.len() {
+            None
+        } else {
+            Some(&self.content[self.id_len as usize + 1..])
+        };
+        Elements {
+            rest,
+            delimiters: self.delimiters,
+        }
+    }
+
+    /// Element `n`, 1-based as X12 numbers them (`NM109` is `element(9)`); `None` past
+    /// the last element present. An empty element is `Some` with empty bytes.
+    pub fn element(&self, n: usize) -> Option<Element<'a>> {
+        if n == 0 {
+            return None;
+        }
+        self.elements().nth(n - 1)
+    }
+
+    /// The bytes of element `n`, or empty when absent.
+    pub fn get(&self, n: usize) -> &'a [u8] {
+        self.element(n).map(|e| e.as_bytes()).unwrap_or(b"")
+    }
+
+    /// How many elements follow the identifier (trailing empty ones included).
+    pub fn element_count(&self) -> usize {
+        self.elements().count()
+    }
+}
+
+/// Iterator over a segment's elements.
+#[derive(Clone)]
+pub struct Elements<'a> {
+    rest: Option<&'a [u8]>,
+    delimiters: Delimiters,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Element<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Element<'a>> {
+        let rest = self.rest?;
+        match memchr(self.delimiters.element, rest) {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(Element::new(&rest[..i], self.delimiters))
+            }
+            None => {
+                self.rest = None;
+                Some(Element::new(rest, self.delimiters))
+            }
+        }
+    }
+}
+
+/// One element: simple, composite (components) or repeating (repetitions).
+///
+/// ```
+/// use x12_core::{Delimiters, Segment};
+/// let seg = Segment::new(b"HI*ABK:E119^ABF:I10", Delimiters::default());
+/// let hi01 = seg.element(1).unwrap();
+/// let reps: Vec<_> = hi01.repetitions().map(|r| r.component(2).unwrap_or_default()).collect();
+/// assert_eq!(reps, [&b"E119"[..], &b"I10"[..]]);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Element<'a> {
+    bytes: &'a [u8],
+    delimiters: Delimiters,
+}
+
+impl std::fmt::Debug for Element<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Element({:?})", String::from_utf8_lossy(self.bytes))
+    }
+}
+
+impl<'a> Element<'a> {
+    fn new(bytes: &'a [u8], delimiters: Delimiters) -> Self {
+        Element { bytes, delimiters }
+    }
+
+    /// The raw bytes, separators included.
+    #[inline]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Whether the element is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The repetitions (one when the element does not repeat or the version has no
+    /// repetition separator).
+    pub fn repetitions(&self) -> Split<'a, Element<'a>> {
+        Split::new(self.bytes, self.delimiters.repetition, self.delimiters)
+    }
+
+    /// The components of this element (of its whole bytes; for a repeating
+    /// composite, take [`Element::repetitions`] first).
+    pub fn components(&self) -> Split<'a, &'a [u8]> {
+        Split::new(self.bytes, Some(self.delimiters.component), self.delimiters)
+    }
+
+    /// Component `n`, 1-based.
+    pub fn component(&self, n: usize) -> Option<&'a [u8]> {
+        if n == 0 {
+            return None;
+        }
+        self.components().nth(n - 1)
+    }
+}
+
+/// Splits bytes on one separator; yields [`Element`]s (for repetitions) or byte slices
+/// (for components).
+#[derive(Clone)]
+pub struct Split<'a, T> {
+    rest: Option<&'a [u8]>,
+    sep: Option<u8>,
+    delimiters: Delimiters,
+    _kind: std::marker::PhantomData<T>,
+}
+
+impl<'a, T> Split<'a, T> {
+    fn new(bytes: &'a [u8], sep: Option<u8>, delimiters: Delimiters) -> Self {
+        Split {
+            rest: Some(bytes),
+            sep,
+            delimiters,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    fn next_slice(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match self.sep.and_then(|s| memchr(s, rest)) {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Split<'a, &'a [u8]> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.next_slice()
+    }
+}
+
+impl<'a> Iterator for Split<'a, Element<'a>> {
+    type Item = Element<'a>;
+    fn next(&mut self) -> Option<Element<'a>> {
+        let d = self.delimiters;
+        self.next_slice().map(|b| Element::new(b, d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_and_empties() {
+        let s = Segment::new(b"CLM*A1**11:B:1*", Delimiters::default());
+        let e: Vec<_> = s.elements().map(|e| e.as_bytes()).collect();
+        assert_eq!(e, [&b"A1"[..], b"", b"11:B:1", b""]);
+        assert_eq!(s.element(3).unwrap().component(2), Some(&b"B"[..]));
+        assert_eq!(s.element(4).map(|e| e.is_empty()), Some(true));
+        assert!(s.element(5).is_none());
+        assert!(s.element(0).is_none());
+    }
+
+    #[test]
+    fn bare_id() {
+        let s = Segment::new(b"LE", Delimiters::default());
+        assert_eq!(s.id(), b"LE");
+        assert_eq!(s.element_count(), 0);
+        assert_eq!(s.get(1), b"");
+    }
+
+    #[test]
+    fn no_repetition_separator() {
+        let d = Delimiters {
+            repetition: None,
+            ..Delimiters::default()
+        };
+        let s = Segment::new(b"HI*A^B", d);
+        assert_eq!(s.element(1).unwrap().repetitions().count(), 1);
+    }
+}
