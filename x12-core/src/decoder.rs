@@ -278,7 +278,7 @@ impl Decoder {
             Err(e) => {
                 self.position += 1;
                 let mut issue = match e {
-                    IsaError::Invalid(issue) => issue,
+                    IsaError::Invalid(issue) => *issue,
                     IsaError::Incomplete => Issue::error(
                         Code::PrematureEndOfFile,
                         Scope::Interchange,

@@ -44,7 +44,7 @@ pub enum IsaError {
     Incomplete,
     /// The bytes are not an ISA header; the issue says why and where (offsets are
     /// relative to the start of the bytes given).
-    Invalid(Issue),
+    Invalid(Box<Issue>),
 }
 
 fn field<'a>(width: usize, sep: u8) -> impl Fn(&'a [u8]) -> IResult<&'a [u8], &'a [u8]> {
@@ -110,14 +110,14 @@ impl InterchangeHeader {
                         if input.len() < ISA_SEARCH {
                             return Err(IsaError::Incomplete);
                         }
-                        return Err(IsaError::Invalid(
+                        return Err(IsaError::Invalid(Box::new(
                             Issue::error(
                                 Code::IsaWidth,
                                 Scope::Interchange,
                                 format!("ISA has only {} of its 16 elements", n + 1),
                             )
                             .with_ta1(Ta1Note::InvalidControlStructure),
-                        ));
+                        )));
                     };
                     *slot = (at as u16, (at + i) as u16);
                     at += i + 1;
@@ -425,14 +425,14 @@ fn has_16_separators(input: &[u8], sep: u8) -> bool {
 }
 
 fn not_isa() -> IsaError {
-    IsaError::Invalid(
+    IsaError::Invalid(Box::new(
         Issue::error(
             Code::NotX12,
             Scope::Interchange,
             "expected an ISA interchange header here",
         )
         .with_ta1(Ta1Note::InvalidControlStructure),
-    )
+    ))
 }
 
 fn width_note(n: usize) -> Ta1Note {

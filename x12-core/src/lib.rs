@@ -75,6 +75,7 @@ mod envelope;
 mod isa;
 mod issue;
 mod reader;
+pub mod schema;
 mod segment;
 mod segments;
 mod summary;

@@ -1,0 +1,265 @@
+//! The in-memory form of a guide table: loops, segments, elements, codes, rules.
+
+/// Whether a loop, segment or element is required, situational or not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Usage {
+    /// `R`: must be present.
+    Required,
+    /// `S`: present when the guide's situation applies.
+    Situational,
+    /// `N`: must not be present.
+    NotUsed,
+}
+
+impl Usage {
+    /// The letter used in guide tables.
+    pub fn letter(self) -> char {
+        match self {
+            Usage::Required => 'R',
+            Usage::Situational => 'S',
+            Usage::NotUsed => 'N',
+        }
+    }
+}
+
+/// A maximum repeat count; `None` is unbounded (`>1`).
+pub type Max = Option<u32>;
+
+/// X12 data element types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// Alphanumeric string.
+    AN,
+    /// Identifier (a code).
+    ID,
+    /// Date, CCYYMMDD (or YYMMDD when 6 long).
+    DT,
+    /// Time, HHMM[SS[D..]].
+    TM,
+    /// Numeric with an implied number of decimal places (N0, N2...).
+    N(u8),
+    /// Decimal number.
+    R,
+    /// Binary.
+    B,
+}
+
+/// An X12 syntax rule on a segment's elements.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SyntaxRule {
+    /// `P` paired, `R` required (at least one), `C` conditional, `E` exclusion, `L` list conditional.
+    pub kind: RuleKind,
+    /// Element positions, in the order written.
+    pub positions: Vec<u8>,
+}
+
+/// Kinds of syntax rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    /// All or none of the elements.
+    Paired,
+    /// At least one of the elements.
+    Required,
+    /// At most one of the elements.
+    Exclusion,
+    /// If the first is present, all the others are.
+    Conditional,
+    /// If the first is present, at least one of the others is.
+    ListConditional,
+}
+
+impl SyntaxRule {
+    /// The rule as X12 writes it, e.g. `P0203`.
+    pub fn notation(&self) -> String {
+        let k = match self.kind {
+            RuleKind::Paired => 'P',
+            RuleKind::Required => 'R',
+            RuleKind::Exclusion => 'E',
+            RuleKind::Conditional => 'C',
+            RuleKind::ListConditional => 'L',
+        };
+        let mut s = String::from(k);
+        for p in &self.positions {
+            s.push_str(&format!("{p:02}"));
+        }
+        s
+    }
+}
+
+/// One element (or one component of a composite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementDef {
+    /// 1-based position in the segment (or in the composite).
+    pub position: u8,
+    /// X12 data element reference number (`98`), or composite id (`C023`).
+    pub reference: String,
+    /// Usage in this guide.
+    pub usage: Usage,
+    /// Data type (composites: `AN`, unused).
+    pub data_type: DataType,
+    /// Minimum length.
+    pub min: u16,
+    /// Maximum length.
+    pub max: u16,
+    /// Maximum repetitions.
+    pub repeat: u16,
+    /// Name.
+    pub name: String,
+    /// Allowed codes, sorted (empty: any value of the type).
+    pub codes: Vec<String>,
+    /// External code set checked by code-set rules (`states`, `icd10cm`...).
+    pub code_set: Option<String>,
+    /// Components, for a composite.
+    pub components: Vec<ElementDef>,
+}
+
+impl ElementDef {
+    /// Whether this is a composite.
+    pub fn is_composite(&self) -> bool {
+        !self.components.is_empty()
+    }
+
+    /// Whether `value` is one of the allowed codes (true when there is no list).
+    pub fn allows(&self, value: &[u8]) -> bool {
+        self.codes.is_empty()
+            || self
+                .codes
+                .binary_search_by(|c| c.as_bytes().cmp(value))
+                .is_ok()
+    }
+}
+
+/// One segment definition at one place in a guide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDef {
+    /// Segment id (`NM1`).
+    pub id: String,
+    /// Name at this place (`Billing Provider Name`).
+    pub name: String,
+    /// Usage.
+    pub usage: Usage,
+    /// Maximum use.
+    pub max: Max,
+    /// Index of the loop that holds it.
+    pub loop_index: usize,
+    /// Elements in position order.
+    pub elements: Vec<ElementDef>,
+    /// Syntax rules.
+    pub rules: Vec<SyntaxRule>,
+    /// Index into `elements` of the qualifier that tells this definition apart from
+    /// others with the same id (the first simple element with a code list).
+    pub qualifier: Option<usize>,
+    /// Line in the guide file, for messages.
+    pub line: usize,
+}
+
+impl SegmentDef {
+    /// The element at 1-based `position`.
+    pub fn element(&self, position: usize) -> Option<&ElementDef> {
+        self.elements
+            .iter()
+            .find(|e| usize::from(e.position) == position)
+    }
+}
+
+/// A child of a loop, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Child {
+    /// A segment definition (index into [`Guide::segments`]).
+    Segment(usize),
+    /// A child loop (index into [`Guide::loops`]).
+    Loop(usize),
+}
+
+/// One loop definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopDef {
+    /// Loop id as the guide prints it (`2010AA`); the root is the transaction set itself.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Usage.
+    pub usage: Usage,
+    /// Maximum repeat.
+    pub max: Max,
+    /// Parent loop (none for the root).
+    pub parent: Option<usize>,
+    /// Segments and loops, in order.
+    pub children: Vec<Child>,
+    /// Line in the guide file.
+    pub line: usize,
+}
+
+/// A whole implementation guide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guide {
+    /// Short id (`837P`).
+    pub id: String,
+    /// Version label (`005010X222A1`).
+    pub version: String,
+    /// Other labels that select this guide.
+    pub aliases: Vec<String>,
+    /// Name.
+    pub name: String,
+    /// ST01.
+    pub transaction: String,
+    /// GS01.
+    pub functional_id: String,
+    /// Where the facts come from.
+    pub sources: Vec<String>,
+    /// Loops; index 0 is the root (the transaction set).
+    pub loops: Vec<LoopDef>,
+    /// Segment definitions.
+    pub segments: Vec<SegmentDef>,
+}
+
+impl Guide {
+    /// The root loop (the transaction set, ST..SE).
+    pub fn root(&self) -> &LoopDef {
+        &self.loops[0]
+    }
+
+    /// Whether `label` (GS08 / ST03) selects this guide.
+    pub fn answers_to(&self, label: &[u8]) -> bool {
+        self.version.as_bytes() == label || self.aliases.iter().any(|a| a.as_bytes() == label)
+    }
+
+    /// The loop with id `id`, if any.
+    pub fn loop_by_id(&self, id: &str) -> Option<usize> {
+        self.loops.iter().position(|l| l.id == id)
+    }
+
+    /// The first segment definition with this segment id in a loop.
+    pub fn segment_in(&self, loop_index: usize, id: &str) -> Option<&SegmentDef> {
+        self.loops[loop_index]
+            .children
+            .iter()
+            .find_map(|c| match c {
+                Child::Segment(s) if self.segments[*s].id == id => Some(&self.segments[*s]),
+                _ => None,
+            })
+    }
+
+    /// The definition a loop starts with (its trigger segment).
+    pub fn trigger(&self, loop_index: usize) -> Option<&SegmentDef> {
+        self.loops[loop_index]
+            .children
+            .iter()
+            .find_map(|c| match c {
+                Child::Segment(s) => Some(&self.segments[*s]),
+                Child::Loop(_) => None,
+            })
+    }
+
+    /// Counts: (loops excluding the root, segment definitions, element definitions
+    /// including components).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let elements = self
+            .segments
+            .iter()
+            .flat_map(|s| s.elements.iter())
+            .map(|e| 1 + e.components.len())
+            .sum();
+        (self.loops.len() - 1, self.segments.len(), elements)
+    }
+}
