@@ -168,6 +168,52 @@ pub enum Code {
     DuplicateInterchange,
     /// A trailer (SE, GE, IEA) element is malformed.
     TrailerValue,
+    /// No guide table answers to the transaction set's version label.
+    UnknownGuide,
+    /// A segment is not where the guide allows it (999 IK304 1, 2, 6 or 7).
+    UnexpectedGuideSegment,
+    /// A required segment is missing (IK304 3).
+    MissingSegment,
+    /// A required loop is missing (IK304 3 on its first segment).
+    MissingLoop,
+    /// A loop repeats more often than the guide allows (IK304 4).
+    LoopOverMax,
+    /// A segment repeats more often than the guide allows (IK304 5).
+    SegmentOverMax,
+    /// A segment or loop the guide marks "not used" is present (IK304 I4).
+    NotUsedSegment,
+    /// A required element is missing (IK403 1).
+    MissingElement,
+    /// An element required by a syntax rule is missing, or an exclusion is broken (IK403 2 / 10).
+    SyntaxRule,
+    /// More elements than the segment defines (IK403 3).
+    TooManyElements,
+    /// An element is too short (IK403 4).
+    TooShort,
+    /// An element is too long (IK403 5).
+    TooLong,
+    /// An element holds characters its type does not allow (IK403 6).
+    InvalidCharacter,
+    /// An element holds a code the guide does not list (IK403 7).
+    InvalidCode,
+    /// An element holds an invalid date (IK403 8).
+    InvalidDate,
+    /// An element holds an invalid time (IK403 9).
+    InvalidTime,
+    /// An element repeats more often than allowed (IK403 12).
+    TooManyRepetitions,
+    /// A composite has more components than defined (IK403 13).
+    TooManyComponents,
+    /// An element the guide marks "not used" is present (IK403 I10).
+    NotUsedElement,
+    /// The HL hierarchy is broken (numbering, parent references, child codes).
+    Hierarchy,
+    /// Amounts or counts do not balance (SNIP 3).
+    Balancing,
+    /// A situational rule of the guide is broken (SNIP 4).
+    Situational,
+    /// A value is not valid in its external code set (SNIP 5).
+    CodeSet,
 }
 
 impl Code {
@@ -203,6 +249,29 @@ impl Code {
             VersionMismatch => "ST03_VERSION",
             DuplicateInterchange => "DUPLICATE_ISA13",
             TrailerValue => "TRAILER_VALUE",
+            UnknownGuide => "UNKNOWN_GUIDE",
+            UnexpectedGuideSegment => "UNEXPECTED_SEGMENT_IN_SET",
+            MissingSegment => "MISSING_SEGMENT",
+            MissingLoop => "MISSING_LOOP",
+            LoopOverMax => "LOOP_OVER_MAX",
+            SegmentOverMax => "SEGMENT_OVER_MAX",
+            NotUsedSegment => "NOT_USED_SEGMENT",
+            MissingElement => "MISSING_ELEMENT",
+            SyntaxRule => "SYNTAX_RULE",
+            TooManyElements => "TOO_MANY_ELEMENTS",
+            TooShort => "TOO_SHORT",
+            TooLong => "TOO_LONG",
+            InvalidCharacter => "INVALID_CHARACTER",
+            InvalidCode => "INVALID_CODE",
+            InvalidDate => "INVALID_DATE",
+            InvalidTime => "INVALID_TIME",
+            TooManyRepetitions => "TOO_MANY_REPETITIONS",
+            TooManyComponents => "TOO_MANY_COMPONENTS",
+            NotUsedElement => "NOT_USED_ELEMENT",
+            Hierarchy => "HIERARCHY",
+            Balancing => "BALANCING",
+            Situational => "SITUATIONAL",
+            CodeSet => "CODE_SET",
         }
     }
 }
@@ -218,6 +287,7 @@ impl Code {
             StValue => "6",
             VersionMismatch => "19",
             DuplicateSetControl => "23",
+            UnknownGuide => "1",
             _ => return None,
         })
     }
@@ -317,6 +387,46 @@ pub struct Issue {
     pub ta1_note: Option<Ta1Note>,
     /// WEDI SNIP level (1–7) of the rule broken.
     pub snip: u8,
+    /// The 999 IK3 segment note, for issues inside a transaction set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ik3: Option<Ik3>,
+    /// The 999 IK4 element note, for issues about one element.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ik4: Option<Ik4>,
+}
+
+/// The 999 IK3 coordinates of an issue: which segment, where, and IK304.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ik3 {
+    /// IK301: segment id.
+    pub segment_id: String,
+    /// IK302: position in the transaction set (ST is 1).
+    pub position: u32,
+    /// IK303: loop identifier, when the segment is in a loop.
+    #[serde(rename = "loop", skip_serializing_if = "Option::is_none")]
+    pub loop_id: Option<String>,
+    /// IK304: segment syntax error code (`1`..`8`, `I4`, `I6`..`I9`).
+    pub code: &'static str,
+}
+
+/// The 999 IK4 coordinates of an issue: which element and IK403.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ik4 {
+    /// IK401-1: element position.
+    pub position: u16,
+    /// IK401-2: component position, for a composite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<u16>,
+    /// IK401-3: repetition, for a repeating element.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<u16>,
+    /// IK402: data element reference number.
+    pub reference: String,
+    /// IK403: element syntax error code (`1`..`13`, `I6`, `I9`..`I13`).
+    pub code: &'static str,
+    /// IK404: a copy of the bad value, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 impl Issue {
@@ -330,6 +440,8 @@ impl Issue {
             location: Location::default(),
             ta1_note: None,
             snip: 1,
+            ik3: None,
+            ik4: None,
         }
     }
 
@@ -356,6 +468,12 @@ impl Issue {
     /// Sets the element position (1-based).
     pub fn element(mut self, element: u16) -> Self {
         self.location.element = Some(element);
+        self
+    }
+
+    /// Sets the WEDI SNIP level.
+    pub fn snip(mut self, level: u8) -> Self {
+        self.snip = level;
         self
     }
 

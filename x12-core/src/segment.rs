@@ -152,6 +152,11 @@ impl<'a> Element<'a> {
         self.bytes
     }
 
+    /// The delimiters the element was read with.
+    pub fn delimiters(&self) -> Delimiters {
+        self.delimiters
+    }
+
     /// Whether the element is empty.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()

@@ -1,7 +1,12 @@
 #![doc = include_str!("FORMAT.md")]
 
+mod elements;
+mod engine;
 mod model;
 mod parse;
+mod tree;
 
+pub use engine::Engine;
 pub use model::*;
 pub use parse::{parse_guide, GuideError};
+pub use tree::{Children, LoopTree, Node, SegmentSlot, NONE};

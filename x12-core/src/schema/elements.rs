@@ -1,0 +1,599 @@
+//! Element-level checks of one segment against its definition (SNIP 1–2): presence,
+//! usage, repetitions, components, length, data type, dates, times, codes, syntax rules.
+
+use super::engine::Ctx;
+use super::model::{DataType, ElementDef, RuleKind, SegmentDef, Usage};
+use crate::datetime::{is_valid_date, is_valid_time};
+use crate::isa::lossy;
+use crate::issue::{Code, Ik4, Issue};
+use crate::segment::{Element, Segment};
+
+struct Spot<'a> {
+    sd: &'a SegmentDef,
+    ctx: &'a Ctx<'a>,
+    position: u16,
+    component: Option<u16>,
+    repetition: Option<u16>,
+}
+
+impl Spot<'_> {
+    fn name(&self) -> String {
+        let mut s = format!("{}{:02}", self.sd.id, self.position);
+        if let Some(c) = self.component {
+            s.push_str(&format!("-{c}"));
+        }
+        if let Some(r) = self.repetition {
+            if r > 1 {
+                s.push_str(&format!(" (repetition {r})"));
+            }
+        }
+        s
+    }
+
+    fn push(
+        &self,
+        issues: &mut Vec<Issue>,
+        def: &ElementDef,
+        code: Code,
+        ik403: &'static str,
+        value: Option<&[u8]>,
+        msg: String,
+    ) {
+        let mut i = self.ctx.issue(code, &self.sd.id, "8", msg);
+        i.snip = match code {
+            Code::InvalidCode | Code::NotUsedElement | Code::MissingElement => 2,
+            _ => 1,
+        };
+        i.location.element = Some(self.position);
+        i.location.component = self.component;
+        i.location.repetition = self.repetition;
+        i.ik4 = Some(Ik4 {
+            position: self.position,
+            component: self.component,
+            repetition: self.repetition,
+            reference: def.reference.clone(),
+            code: ik403,
+            value: value
+                .filter(|v| !v.is_empty())
+                .map(|v| lossy(&v[..v.len().min(99)])),
+        });
+        issues.push(i);
+    }
+}
+
+fn prefix(ctx: &Ctx<'_>) -> String {
+    match ctx.loop_id {
+        Some(l) => format!("{l} "),
+        None => String::new(),
+    }
+}
+
+/// Checks every element of `seg` against `sd`.
+pub(crate) fn check_elements(
+    sd: &SegmentDef,
+    seg: &Segment<'_>,
+    ctx: &Ctx<'_>,
+    issues: &mut Vec<Issue>,
+) {
+    let mut defs = sd.elements.iter().peekable();
+    let mut present: u64 = 0; // bit per position 1..=63 that holds a value
+    let mut last_pos = 0usize;
+    for (i, el) in seg.elements().enumerate() {
+        let pos = i + 1;
+        last_pos = pos;
+        while defs.peek().is_some_and(|d| usize::from(d.position) < pos) {
+            let d = defs.next().expect("peeked");
+            missing(sd, d, ctx, issues);
+        }
+        let def = match defs.peek() {
+            Some(d) if usize::from(d.position) == pos => defs.next().expect("peeked"),
+            _ => {
+                if !el.is_empty() {
+                    let spot = Spot {
+                        sd,
+                        ctx,
+                        position: pos as u16,
+                        component: None,
+                        repetition: None,
+                    };
+                    let def = ElementDef {
+                        position: pos as u8,
+                        reference: String::new(),
+                        usage: Usage::NotUsed,
+                        data_type: DataType::AN,
+                        min: 0,
+                        max: 0,
+                        repeat: 1,
+                        name: String::new(),
+                        codes: Vec::new(),
+                        code_set: None,
+                        components: Vec::new(),
+                    };
+                    spot.push(
+                        issues,
+                        &def,
+                        Code::TooManyElements,
+                        "3",
+                        Some(el.as_bytes()),
+                        format!(
+                            "{}{} has {} elements; the guide defines {}",
+                            prefix(ctx),
+                            sd.id,
+                            seg.element_count(),
+                            sd.elements.last().map_or(0, |e| e.position)
+                        ),
+                    );
+                }
+                continue;
+            }
+        };
+        if el.is_empty() {
+            if def.usage == Usage::Required {
+                missing(sd, def, ctx, issues);
+            }
+            continue;
+        }
+        if pos < 64 {
+            present |= 1 << pos;
+        }
+        let spot = Spot {
+            sd,
+            ctx,
+            position: pos as u16,
+            component: None,
+            repetition: None,
+        };
+        if def.usage == Usage::NotUsed {
+            spot.push(
+                issues,
+                def,
+                Code::NotUsedElement,
+                "I10",
+                Some(el.as_bytes()),
+                format!(
+                    "{}{} ({}) is marked not used in this guide but holds a value",
+                    prefix(ctx),
+                    spot.name(),
+                    def.name
+                ),
+            );
+            continue;
+        }
+        check_element(sd, def, &el, ctx, pos as u16, issues);
+    }
+    for d in defs {
+        missing(sd, d, ctx, issues);
+    }
+    let _ = last_pos;
+    for rule in &sd.rules {
+        check_rule(sd, rule, present, ctx, issues);
+    }
+}
+
+fn missing(sd: &SegmentDef, def: &ElementDef, ctx: &Ctx<'_>, issues: &mut Vec<Issue>) {
+    if def.usage != Usage::Required {
+        return;
+    }
+    let spot = Spot {
+        sd,
+        ctx,
+        position: u16::from(def.position),
+        component: None,
+        repetition: None,
+    };
+    spot.push(
+        issues,
+        def,
+        Code::MissingElement,
+        "1",
+        None,
+        format!(
+            "{}{} ({}) is required but missing",
+            prefix(ctx),
+            spot.name(),
+            def.name
+        ),
+    );
+}
+
+fn check_element(
+    sd: &SegmentDef,
+    def: &ElementDef,
+    el: &Element<'_>,
+    ctx: &Ctx<'_>,
+    pos: u16,
+    issues: &mut Vec<Issue>,
+) {
+    let reps = if el
+        .delimiters()
+        .repetition
+        .is_some_and(|r| el.as_bytes().contains(&r))
+    {
+        el.repetitions().count()
+    } else {
+        1
+    };
+    if reps > usize::from(def.repeat) {
+        let spot = Spot {
+            sd,
+            ctx,
+            position: pos,
+            component: None,
+            repetition: None,
+        };
+        spot.push(
+            issues,
+            def,
+            Code::TooManyRepetitions,
+            "12",
+            Some(el.as_bytes()),
+            format!(
+                "{}{} ({}) repeats {reps} times; the guide allows {}",
+                prefix(ctx),
+                spot.name(),
+                def.name,
+                def.repeat
+            ),
+        );
+        return;
+    }
+    for (r, rep) in el.repetitions().enumerate() {
+        let repetition = (reps > 1).then_some(r as u16 + 1);
+        if rep.is_empty() {
+            continue;
+        }
+        if def.is_composite() {
+            let mut n = 0usize;
+            let mut comps = def.components.iter().peekable();
+            for (c, value) in rep.components().enumerate() {
+                n = c + 1;
+                while comps.peek().is_some_and(|d| usize::from(d.position) < n) {
+                    let d = comps.next().expect("peeked");
+                    missing_component(sd, def, d, ctx, pos, repetition, issues);
+                }
+                let cdef = match comps.peek() {
+                    Some(d) if usize::from(d.position) == n => comps.next().expect("peeked"),
+                    _ => {
+                        if !value.is_empty() {
+                            let spot = Spot {
+                                sd,
+                                ctx,
+                                position: pos,
+                                component: Some(n as u16),
+                                repetition,
+                            };
+                            spot.push(
+                                issues,
+                                def,
+                                Code::TooManyComponents,
+                                "13",
+                                Some(value),
+                                format!(
+                                    "{}{} ({}) has more components than the {} defined",
+                                    prefix(ctx),
+                                    spot.name(),
+                                    def.name,
+                                    def.components.len()
+                                ),
+                            );
+                        }
+                        continue;
+                    }
+                };
+                let spot = Spot {
+                    sd,
+                    ctx,
+                    position: pos,
+                    component: Some(n as u16),
+                    repetition,
+                };
+                if value.is_empty() {
+                    if cdef.usage == Usage::Required {
+                        missing_component(sd, def, cdef, ctx, pos, repetition, issues);
+                    }
+                    continue;
+                }
+                if cdef.usage == Usage::NotUsed {
+                    spot.push(
+                        issues,
+                        cdef,
+                        Code::NotUsedElement,
+                        "I10",
+                        Some(value),
+                        format!(
+                            "{}{} ({}) is marked not used in this guide but holds a value",
+                            prefix(ctx),
+                            spot.name(),
+                            cdef.name
+                        ),
+                    );
+                    continue;
+                }
+                check_value(cdef, value, &spot, issues);
+            }
+            let _ = n;
+            for d in comps {
+                missing_component(sd, def, d, ctx, pos, repetition, issues);
+            }
+        } else {
+            let spot = Spot {
+                sd,
+                ctx,
+                position: pos,
+                component: None,
+                repetition,
+            };
+            check_value(def, rep.as_bytes(), &spot, issues);
+        }
+    }
+}
+
+fn missing_component(
+    sd: &SegmentDef,
+    composite: &ElementDef,
+    d: &ElementDef,
+    ctx: &Ctx<'_>,
+    pos: u16,
+    repetition: Option<u16>,
+    issues: &mut Vec<Issue>,
+) {
+    if d.usage != Usage::Required {
+        return;
+    }
+    let spot = Spot {
+        sd,
+        ctx,
+        position: pos,
+        component: Some(u16::from(d.position)),
+        repetition,
+    };
+    spot.push(
+        issues,
+        d,
+        Code::MissingElement,
+        "1",
+        None,
+        format!(
+            "{}{} ({} of {}) is required but missing",
+            prefix(ctx),
+            spot.name(),
+            d.name,
+            composite.name
+        ),
+    );
+}
+
+/// Length, type, date, time and code of one simple value.
+fn check_value(def: &ElementDef, v: &[u8], spot: &Spot<'_>, issues: &mut Vec<Issue>) {
+    let p = prefix(spot.ctx);
+    let shown = || lossy(v);
+    // characters: the X12 basic and extended character sets are printable ASCII
+    if let Some(bad) = v.iter().find(|b| !(0x20..=0x7E).contains(*b)) {
+        spot.push(
+            issues,
+            def,
+            Code::InvalidCharacter,
+            "6",
+            Some(v),
+            format!(
+                "{p}{} ({}) holds byte 0x{bad:02X}, outside the X12 character set",
+                spot.name(),
+                def.name
+            ),
+        );
+        return;
+    }
+    let len = match def.data_type {
+        DataType::N(_) | DataType::R => v.iter().filter(|b| b.is_ascii_digit()).count(),
+        _ => v.len(),
+    };
+    let type_ok = match def.data_type {
+        DataType::N(_) => {
+            let digits = v.strip_prefix(b"-").unwrap_or(v);
+            !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+        }
+        DataType::R => is_decimal(v),
+        _ => true,
+    };
+    if !type_ok {
+        let what = if def.data_type == DataType::R {
+            "a decimal number"
+        } else {
+            "a whole number"
+        };
+        spot.push(
+            issues,
+            def,
+            Code::InvalidCharacter,
+            "6",
+            Some(v),
+            format!(
+                "{p}{} ({}) is {:?}; it must be {what}",
+                spot.name(),
+                def.name,
+                shown()
+            ),
+        );
+        return;
+    }
+    match def.data_type {
+        DataType::DT => {
+            if !is_valid_date(v) || len < usize::from(def.min) || len > usize::from(def.max) {
+                spot.push(
+                    issues,
+                    def,
+                    Code::InvalidDate,
+                    "8",
+                    Some(v),
+                    format!(
+                        "{p}{} ({}) {:?} is not a valid {} date",
+                        spot.name(),
+                        def.name,
+                        shown(),
+                        if def.max == 6 { "YYMMDD" } else { "CCYYMMDD" }
+                    ),
+                );
+            }
+            return;
+        }
+        DataType::TM => {
+            if !is_valid_time(v) || len < usize::from(def.min) || len > usize::from(def.max) {
+                spot.push(
+                    issues,
+                    def,
+                    Code::InvalidTime,
+                    "9",
+                    Some(v),
+                    format!(
+                        "{p}{} ({}) {:?} is not a valid HHMM[SS[DD]] time",
+                        spot.name(),
+                        def.name,
+                        shown()
+                    ),
+                );
+            }
+            return;
+        }
+        _ => {}
+    }
+    if len < usize::from(def.min) {
+        spot.push(
+            issues,
+            def,
+            Code::TooShort,
+            "4",
+            Some(v),
+            format!(
+                "{p}{} ({}) {:?} is {len} long; the minimum is {}",
+                spot.name(),
+                def.name,
+                shown(),
+                def.min
+            ),
+        );
+        return;
+    }
+    if len > usize::from(def.max) {
+        spot.push(
+            issues,
+            def,
+            Code::TooLong,
+            "5",
+            Some(v),
+            format!(
+                "{p}{} ({}) {:?} is {len} long; the maximum is {}",
+                spot.name(),
+                def.name,
+                shown(),
+                def.max
+            ),
+        );
+        return;
+    }
+    if !def.allows(v) {
+        let list: Vec<&str> = def.codes.iter().take(12).map(String::as_str).collect();
+        let more = if def.codes.len() > 12 { ", ..." } else { "" };
+        spot.push(
+            issues,
+            def,
+            Code::InvalidCode,
+            "7",
+            Some(v),
+            format!(
+                "{p}{} ({}) {:?} is not a code this guide allows here (expected one of {}{more})",
+                spot.name(),
+                def.name,
+                shown(),
+                list.join(", ")
+            ),
+        );
+    }
+}
+
+fn is_decimal(v: &[u8]) -> bool {
+    let v = v.strip_prefix(b"-").unwrap_or(v);
+    let mut dots = 0;
+    let mut digits = 0;
+    for b in v {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            _ => return false,
+        }
+    }
+    digits > 0 && dots <= 1
+}
+
+fn check_rule(
+    sd: &SegmentDef,
+    rule: &super::model::SyntaxRule,
+    present: u64,
+    ctx: &Ctx<'_>,
+    issues: &mut Vec<Issue>,
+) {
+    let has = |p: u8| p < 64 && present & (1 << p) != 0;
+    let ps = &rule.positions;
+    let n = ps.iter().filter(|p| has(**p)).count();
+    let (broken, at, code, ik403) = match rule.kind {
+        RuleKind::Paired => (
+            n > 0 && n < ps.len(),
+            ps.iter().find(|p| !has(**p)).copied(),
+            Code::SyntaxRule,
+            "2",
+        ),
+        RuleKind::Required => (n == 0, ps.first().copied(), Code::SyntaxRule, "2"),
+        RuleKind::Exclusion => (
+            n > 1,
+            ps.iter().filter(|p| has(**p)).nth(1).copied(),
+            Code::SyntaxRule,
+            "10",
+        ),
+        RuleKind::Conditional => (
+            has(ps[0]) && ps[1..].iter().any(|p| !has(*p)),
+            ps[1..].iter().find(|p| !has(**p)).copied(),
+            Code::SyntaxRule,
+            "2",
+        ),
+        RuleKind::ListConditional => (
+            has(ps[0]) && !ps[1..].iter().any(|p| has(*p)),
+            ps.get(1).copied(),
+            Code::SyntaxRule,
+            "2",
+        ),
+    };
+    if !broken {
+        return;
+    }
+    let at = at.unwrap_or(ps[0]);
+    let Some(def) = sd.element(usize::from(at)) else {
+        return;
+    };
+    let spot = Spot {
+        sd,
+        ctx,
+        position: u16::from(at),
+        component: None,
+        repetition: None,
+    };
+    let list: Vec<String> = ps.iter().map(|p| format!("{}{p:02}", sd.id)).collect();
+    let what = match rule.kind {
+        RuleKind::Paired => "must all be present or all absent",
+        RuleKind::Required => "need at least one present",
+        RuleKind::Exclusion => "may not be present together",
+        RuleKind::Conditional => "must all be present when the first is",
+        RuleKind::ListConditional => "need at least one of the others when the first is present",
+    };
+    spot.push(
+        issues,
+        def,
+        code,
+        ik403,
+        None,
+        format!(
+            "{}syntax rule {}: {} {what}",
+            prefix(ctx),
+            rule.notation(),
+            list.join(", ")
+        ),
+    );
+}
