@@ -393,6 +393,9 @@ pub struct Issue {
     /// The 999 IK4 element note, for issues about one element.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ik4: Option<Ik4>,
+    /// The 999 CTX business-unit context (e.g. (`CLM01`, claim id)), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<(String, String)>,
 }
 
 /// The 999 IK3 coordinates of an issue: which segment, where, and IK304.
@@ -442,6 +445,7 @@ impl Issue {
             snip: 1,
             ik3: None,
             ik4: None,
+            context: None,
         }
     }
 

@@ -68,6 +68,7 @@
 
 #![warn(missing_docs)]
 
+mod ack999;
 pub mod datetime;
 mod decoder;
 mod delimiters;
@@ -81,8 +82,10 @@ mod segments;
 mod summary;
 mod ta1;
 mod tokenize;
+mod validate;
 mod writer;
 
+pub use ack999::{render_999_interchange, Ack999, AckCode, AckPolicy, SegmentNote, SetResponse};
 pub use decoder::{Decoder, ReaderOptions};
 pub use delimiters::Delimiters;
 pub use envelope::{
@@ -90,7 +93,7 @@ pub use envelope::{
     TransactionSet,
 };
 pub use isa::{InterchangeHeader, IsaError, ISA_LEN, ISA_WIDTHS};
-pub use issue::{Code, Issue, Location, Scope, Severity, Ta1Note};
+pub use issue::{Code, Ik3, Ik4, Issue, Location, Scope, Severity, Ta1Note};
 #[cfg(feature = "tokio")]
 pub use reader::AsyncReader;
 pub use reader::{Reader, CHUNK};
@@ -98,4 +101,5 @@ pub use segment::{Element, Elements, Segment, Split};
 pub use segments::Segments;
 pub use summary::Summary;
 pub use ta1::{write_isa, AckEnvelope, Ta1, Ta1Ack, Ta1Policy};
+pub use validate::{GuideEntry, GuideRules, Validator};
 pub use writer::{WriteError, Writer};

@@ -2,8 +2,11 @@
 
 use crate::envelope::Item;
 use crate::issue::{Issue, Severity};
+use crate::schema::LoopTree;
 use crate::ta1::{Ta1, Ta1Policy};
+use crate::validate::Validator;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// What a whole input held and what was wrong with it, gathered item by item.
 ///
@@ -32,10 +35,16 @@ pub struct Summary {
     pub errors_dropped: u64,
     /// The TA1 of each interchange (whether due or not).
     pub ta1: Vec<Ta1>,
+    /// How many transaction sets each guide table checked (`"837P 005010X222A1"`).
+    pub guides: BTreeMap<String, u64>,
     #[serde(skip)]
     cap: usize,
     #[serde(skip)]
     policy: Ta1Policy,
+    #[serde(skip)]
+    validator: Option<Validator>,
+    #[serde(skip)]
+    tree: LoopTree,
 }
 
 impl Summary {
@@ -46,6 +55,12 @@ impl Summary {
             policy,
             ..Summary::default()
         }
+    }
+
+    /// Also checks every transaction set against the guides `validator` knows.
+    pub fn with_validator(mut self, validator: Validator) -> Self {
+        self.validator = Some(validator);
+        self
     }
 
     /// Reads every item of `items` into a summary keeping up to 10,000 issues.
@@ -85,7 +100,17 @@ impl Summary {
             Item::Transaction(t) => {
                 self.sets += 1;
                 self.segments += u64::from(t.segment_count());
-                self.keep(t.issues());
+                match self.validator.take() {
+                    Some(v) => {
+                        let (guide, issues) = v.check_set(t, &mut self.tree);
+                        if let Some(g) = guide {
+                            *self.guides.entry(format!("{} {}", g.id, g.version)).or_default() += 1;
+                        }
+                        self.keep(&issues);
+                        self.validator = Some(v);
+                    }
+                    None => self.keep(t.issues()),
+                }
             }
             Item::GroupEnd(g) => self.keep(&g.issues),
             Item::InterchangeEnd(r) => {

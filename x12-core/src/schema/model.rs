@@ -207,6 +207,8 @@ pub struct Guide {
     pub functional_id: String,
     /// Where the facts come from.
     pub sources: Vec<String>,
+    /// The business-unit element reported in 999 CTX segments (e.g. (`CLM`, 1)).
+    pub context: Option<(String, u8)>,
     /// Loops; index 0 is the root (the transaction set).
     pub loops: Vec<LoopDef>,
     /// Segment definitions.

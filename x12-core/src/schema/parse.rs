@@ -278,6 +278,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         transaction: String::new(),
         functional_id: String::new(),
         sources: Vec::new(),
+        context: None,
         loops: vec![LoopDef {
             id: String::new(),
             name: "Transaction Set".into(),
@@ -330,6 +331,12 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                             _ => return Err(fail("alias takes version labels".into())),
                         }
                     }
+                    continue;
+                }
+                "context" => {
+                    let seg = word(&toks, 1, "a segment id").map_err(fail)?.to_string();
+                    let pos = position(word(&toks, 2, "an element position").map_err(fail)?).map_err(fail)?;
+                    g.context = Some((seg, pos));
                     continue;
                 }
                 "source" => {
