@@ -69,6 +69,7 @@
 #![warn(missing_docs)]
 
 mod ack999;
+pub mod codesets;
 pub mod datetime;
 mod decoder;
 mod delimiters;

@@ -490,6 +490,22 @@ fn check_value(def: &ElementDef, v: &[u8], spot: &Spot<'_>, issues: &mut Vec<Iss
         );
         return;
     }
+    if let Some((false, what)) = def.code_set.as_deref().and_then(|set| crate::codesets::check(set, v)) {
+        let mut i = Vec::with_capacity(1);
+        spot.push(
+            &mut i,
+            def,
+            Code::CodeSet,
+            "7",
+            Some(v),
+            format!("{p}{} ({}) {:?} is not {what}", spot.name(), def.name, shown()),
+        );
+        for mut x in i {
+            x.snip = 5;
+            issues.push(x);
+        }
+        return;
+    }
     if !def.allows(v) {
         let list: Vec<&str> = def.codes.iter().take(12).map(String::as_str).collect();
         let more = if def.codes.len() > 12 { ", ..." } else { "" };
