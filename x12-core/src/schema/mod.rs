@@ -5,8 +5,10 @@ mod engine;
 mod model;
 mod parse;
 mod tree;
+mod view;
 
 pub use engine::Engine;
 pub use model::*;
 pub use parse::{parse_guide, GuideError};
 pub use tree::{Children, LoopTree, Node, SegmentSlot, NONE};
+pub use view::{text, LoopRef};
