@@ -146,7 +146,10 @@ impl Ack999 {
         let mut notes: Vec<SegmentNote> = Vec::new();
         let mut rejected = false;
         let mut noted = false;
-        for i in issues.iter().filter(|i| i.severity == Severity::Error && i.scope == Scope::Set) {
+        for i in issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error && i.scope == Scope::Set)
+        {
             if policy.accept_with_errors.contains(&i.snip) {
                 noted = true;
             } else {
@@ -214,12 +217,20 @@ impl Ack999 {
             }
         }
         self.group_codes.truncate(5);
-        self.included = if group.trailer { group.sets } else { self.received };
+        self.included = if group.trailer {
+            group.sets
+        } else {
+            self.received
+        };
         self.status = if !self.group_codes.is_empty() || self.accepted == 0 {
             AckCode::Rejected
         } else if self.accepted < self.received {
             AckCode::Partial
-        } else if self.sets.iter().any(|s| s.status == AckCode::AcceptedWithErrors) {
+        } else if self
+            .sets
+            .iter()
+            .any(|s| s.status == AckCode::AcceptedWithErrors)
+        {
             AckCode::AcceptedWithErrors
         } else {
             AckCode::Accepted
@@ -228,7 +239,11 @@ impl Ack999 {
     }
 
     /// Writes the 999 transaction set (ST..SE) with control number `st02`.
-    pub fn write_set<W: std::io::Write>(&self, w: &mut Writer<W>, st02: &str) -> Result<u32, WriteError> {
+    pub fn write_set<W: std::io::Write>(
+        &self,
+        w: &mut Writer<W>,
+        st02: &str,
+    ) -> Result<u32, WriteError> {
         let c = w.delimiters().component;
         let mut n = 0u32;
         let mut put = |w: &mut Writer<W>, id: &[u8], els: &[&[u8]]| -> Result<(), WriteError> {
@@ -241,10 +256,22 @@ impl Ack999 {
         put(
             w,
             b"AK1",
-            &[self.functional_id.as_bytes(), self.group_control.as_bytes(), self.version.as_bytes()],
+            &[
+                self.functional_id.as_bytes(),
+                self.group_control.as_bytes(),
+                self.version.as_bytes(),
+            ],
         )?;
         for s in &self.sets {
-            put(w, b"AK2", &[s.id.as_bytes(), s.control_number.as_bytes(), s.version.as_bytes()])?;
+            put(
+                w,
+                b"AK2",
+                &[
+                    s.id.as_bytes(),
+                    s.control_number.as_bytes(),
+                    s.version.as_bytes(),
+                ],
+            )?;
             for note in &s.segments {
                 let pos = note.ik3.position.to_string();
                 put(
@@ -280,15 +307,33 @@ impl Ack999 {
                         .chars()
                         .filter(|ch| ch.is_ascii() && !w.delimiters().is_delimiter(*ch as u8))
                         .collect();
-                    put(w, b"IK4", &[p.as_bytes(), e.reference.as_bytes(), e.code.as_bytes(), value.as_bytes()])?;
+                    put(
+                        w,
+                        b"IK4",
+                        &[
+                            p.as_bytes(),
+                            e.reference.as_bytes(),
+                            e.code.as_bytes(),
+                            value.as_bytes(),
+                        ],
+                    )?;
                 }
             }
             let mut ik5: Vec<&[u8]> = vec![s.status.code().as_bytes()];
             ik5.extend(s.codes.iter().map(|c| c.as_bytes()));
             put(w, b"IK5", &ik5)?;
         }
-        let (inc, rec, acc) = (self.included.to_string(), self.received.to_string(), self.accepted.to_string());
-        let mut ak9: Vec<&[u8]> = vec![self.status.code().as_bytes(), inc.as_bytes(), rec.as_bytes(), acc.as_bytes()];
+        let (inc, rec, acc) = (
+            self.included.to_string(),
+            self.received.to_string(),
+            self.accepted.to_string(),
+        );
+        let mut ak9: Vec<&[u8]> = vec![
+            self.status.code().as_bytes(),
+            inc.as_bytes(),
+            rec.as_bytes(),
+            acc.as_bytes(),
+        ];
         ak9.extend(self.group_codes.iter().map(|c| c.as_bytes()));
         put(w, b"AK9", &ak9)?;
         let count = (n + 1).to_string();

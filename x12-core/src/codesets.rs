@@ -52,7 +52,9 @@ pub fn icd10cm_shape(code: &[u8]) -> bool {
     (3..=7).contains(&code.len())
         && code[0].is_ascii_uppercase()
         && code[1].is_ascii_digit()
-        && code[2..].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && code[2..]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// ICD-10-PCS shape: seven upper-case letters or digits (no I or O).
@@ -88,15 +90,19 @@ pub fn cdt_shape(code: &[u8]) -> bool {
 /// NUCC health care provider taxonomy shape: ten characters, nine letters or digits
 /// then `X` (`207Q00000X`).
 pub fn taxonomy_shape(code: &[u8]) -> bool {
-    code.len() == 10 && code[..9].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) && code[9] == b'X'
+    code.len() == 10
+        && code[..9]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && code[9] == b'X'
 }
 
 /// USPS codes of the states, DC, territories and military "states".
 pub const STATES: [&str; 62] = [
-    "AA", "AE", "AK", "AL", "AP", "AR", "AS", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "FM", "GA", "GU", "HI",
-    "IA", "ID", "IL", "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MH", "MI", "MN", "MO", "MP", "MS", "MT", "NC",
-    "ND", "NE", "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "PR", "PW", "RI", "SC", "SD", "TN", "TX",
-    "UM", "UT", "VA", "VI", "VT", "WA", "WI", "WV",
+    "AA", "AE", "AK", "AL", "AP", "AR", "AS", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "FM", "GA",
+    "GU", "HI", "IA", "ID", "IL", "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MH", "MI", "MN", "MO",
+    "MP", "MS", "MT", "NC", "ND", "NE", "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "PR",
+    "PW", "RI", "SC", "SD", "TN", "TX", "UM", "UT", "VA", "VI", "VT", "WA", "WI", "WV",
 ];
 
 /// Whether `code` is a USPS state, territory or military code (`WY` included).
@@ -111,10 +117,10 @@ pub fn zip(zip: &[u8]) -> bool {
 
 /// CMS place-of-service codes in use (two digits).
 pub const PLACES_OF_SERVICE: [&str; 58] = [
-    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16", "17", "18",
-    "19", "20", "21", "22", "23", "24", "25", "26", "27", "31", "32", "33", "34", "41", "42", "49", "50", "51",
-    "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "65", "66", "71", "72", "81", "99", "35", "36",
-    "37", "38", "39", "40",
+    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16",
+    "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "31", "32", "33", "34", "41",
+    "42", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "65", "66",
+    "71", "72", "81", "99", "35", "36", "37", "38", "39", "40",
 ];
 
 /// Whether `code` is a CMS place-of-service code.
@@ -129,11 +135,17 @@ pub fn check(name: &str, value: &[u8]) -> Option<(bool, &'static str)> {
     Some(match name {
         "states" => (state(value), "a US state or territory code"),
         "zip" => (zip(value), "a 5- or 9-digit ZIP code"),
-        "icd10cm" => (icd10cm_shape(value), "an ICD-10-CM code (letter, digit, up to 5 more, no dot)"),
+        "icd10cm" => (
+            icd10cm_shape(value),
+            "an ICD-10-CM code (letter, digit, up to 5 more, no dot)",
+        ),
         "icd10pcs" => (icd10pcs_shape(value), "an ICD-10-PCS code (7 characters)"),
         "hcpcs" => (hcpcs_shape(value), "a HCPCS or CPT code (5 characters)"),
         "cdt" => (cdt_shape(value), "a CDT code (D and 4 digits)"),
-        "taxonomy" => (taxonomy_shape(value), "a NUCC taxonomy code (10 characters ending in X)"),
+        "taxonomy" => (
+            taxonomy_shape(value),
+            "a NUCC taxonomy code (10 characters ending in X)",
+        ),
         "pos" => (place_of_service(value), "a CMS place-of-service code"),
         "npi" => (npi_valid(value), "an NPI with a valid check digit"),
         _ => return None,

@@ -16,6 +16,7 @@ use crate::tokenize::{is_space, next_span, valid_id, Span};
 use crate::Delimiters;
 use bytes::BytesMut;
 use std::collections::{HashSet, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 /// Limits that keep a hostile input from exhausting memory.
@@ -38,12 +39,55 @@ impl Default for ReaderOptions {
 
 struct IcState {
     report: InterchangeReport,
-    group_ids: HashSet<Box<[u8]>>,
+    group_ids: ControlSet,
 }
 
 struct GroupState {
     report: GroupReport,
-    set_ids: HashSet<Box<[u8]>>,
+    set_ids: ControlSet,
+}
+
+/// Control numbers seen in one envelope, to find repeats. Numeric ones (the usual
+/// case) are kept as numbers with their length, so "0001" and "001" stay distinct and
+/// nothing is allocated per transaction set.
+#[derive(Default)]
+struct ControlSet {
+    numeric: HashSet<u128, BuildHasherDefault<Fnv>>,
+    other: HashSet<Box<[u8]>>,
+}
+
+impl ControlSet {
+    /// Adds `v`; false when it was already there.
+    fn insert(&mut self, v: &[u8]) -> bool {
+        if !v.is_empty() && v.len() <= 30 && v.iter().all(u8::is_ascii_digit) {
+            let n = v.iter().fold(0u128, |n, d| n * 10 + u128::from(d - b'0'));
+            self.numeric.insert(n | ((v.len() as u128) << 120))
+        } else {
+            self.other.insert(v.into())
+        }
+    }
+}
+
+/// FNV-1a, for small integer keys.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 struct SetState {
@@ -332,7 +376,7 @@ impl Decoder {
         self.isa = Some(header);
         self.ic = Some(IcState {
             report,
-            group_ids: HashSet::new(),
+            group_ids: ControlSet::default(),
         });
         let raw = self.take(buf, span.next);
         self.pending.push_back(Item::Segment(RawSegment {
@@ -361,6 +405,16 @@ impl Decoder {
             }
             if let Some(s) = self.set.as_mut() {
                 s.count += 1;
+                // fast path: an ordinary segment inside a set
+                if id != b"SE"
+                    && span.terminated
+                    && (!span.indented || self.warned_indent)
+                    && span.next <= self.opts.max_set_len
+                    && valid_id(content, d.element)
+                {
+                    self.scan = span.next;
+                    return Step::Progress;
+                }
             }
         }
         let mut issues = Vec::new();
@@ -400,6 +454,15 @@ impl Decoder {
                     d.element as char
                 ),
             ));
+        }
+        if issues.is_empty() && id == b"ST" {
+            let loc = Location {
+                byte_offset: self.base + start as u64,
+                segment_position: self.position,
+                ..Location::default()
+            };
+            self.start_set(buf, start, span, loc);
+            return Step::Progress;
         }
         let loc = self.loc(start, id);
         for mut i in issues {
@@ -583,7 +646,7 @@ impl Decoder {
         match self.ic.as_mut() {
             Some(ic) => {
                 ic.report.groups += 1;
-                if !ic.group_ids.insert(gs06.into()) {
+                if !ic.group_ids.insert(gs06) {
                     report.issues.push(
                         Issue::error(
                             Code::DuplicateGroupControl,
@@ -610,7 +673,7 @@ impl Decoder {
         }
         self.group = Some(GroupState {
             report,
-            set_ids: HashSet::new(),
+            set_ids: ControlSet::default(),
         });
     }
 
@@ -618,9 +681,20 @@ impl Decoder {
         // Everything before ST (only white space) joins the set as its lead.
         let d = self.delimiters.unwrap_or_default();
         let seg = Segment::new(&buf[start..span.content_end], d);
-        let mut loc = loc;
-        loc.set_position = Some(1);
-        loc.control_number = Some(lossy(seg.get(2)));
+        let seed = loc;
+        let isa13 = self
+            .ic
+            .as_ref()
+            .and_then(|ic| ic.report.header.as_ref())
+            .map(|h| h.control_number().to_vec());
+        let full = || {
+            let mut loc = seed.clone();
+            loc.set_position = Some(1);
+            loc.segment_id = "ST".into();
+            loc.control_number = Some(lossy(seg.get(2)));
+            let _ = &isa13;
+            loc
+        };
         let mut issues = Vec::new();
         let st01 = seg.get(1);
         if st01.len() != 3 || !st01.iter().all(u8::is_ascii_digit) {
@@ -633,7 +707,7 @@ impl Decoder {
                         lossy(st01)
                     ),
                 )
-                .at(loc.clone())
+                .at(full())
                 .element(1),
             );
         }
@@ -648,7 +722,7 @@ impl Decoder {
                         lossy(st02)
                     ),
                 )
-                .at(loc.clone())
+                .at(full())
                 .element(2),
             );
         }
@@ -673,11 +747,11 @@ impl Decoder {
                                 lossy(&gs08)
                             ),
                         )
-                        .at(loc.clone())
+                        .at(full())
                         .element(3),
                     );
                 }
-                if !g.set_ids.insert(st02.into()) {
+                if !g.set_ids.insert(st02) {
                     issues.push(
                         Issue::error(
                             Code::DuplicateSetControl,
@@ -687,7 +761,7 @@ impl Decoder {
                                 lossy(st02)
                             ),
                         )
-                        .at(loc.clone())
+                        .at(full())
                         .element(2),
                     );
                 }
@@ -699,7 +773,7 @@ impl Decoder {
                     "ST appears outside a functional group (no GS before it)",
                 )
                 .with_ta1(Ta1Note::InvalidControlStructure)
-                .at(loc.clone()),
+                .at(full()),
             ),
         }
         if let Some(ic) = self.ic.as_mut() {
@@ -712,8 +786,8 @@ impl Decoder {
         }
         self.set = Some(SetState {
             st: (start, span.content_end),
-            byte_offset: loc.byte_offset,
-            position: loc.segment_position,
+            byte_offset: seed.byte_offset,
+            position: seed.segment_position,
             count: 1,
             issues: set_issues,
         });
@@ -727,15 +801,16 @@ impl Decoder {
         let d = self.delimiters.unwrap_or_default();
         let st = Segment::new(&buf[set.st.0..set.st.1], d);
         let se = Segment::new(&buf[start..span.content_end], d);
-        let mut loc = Location {
-            byte_offset: self.base + start as u64,
-            segment_position: self.position,
-            set_position: Some(set.count),
+        let (base, position, count) = (self.base, self.position, set.count);
+        let loc = |element: u16| Location {
+            byte_offset: base + start as u64,
+            segment_position: position,
+            set_position: Some(count),
             segment_id: "SE".into(),
             control_number: Some(lossy(st.get(2))),
+            element: Some(element),
             ..Location::default()
         };
-        loc.element = Some(1);
         let se01 = se.get(1);
         if se01.is_empty()
             || !se01.iter().all(u8::is_ascii_digit)
@@ -751,10 +826,9 @@ impl Decoder {
                         set.count
                     ),
                 )
-                .at(loc.clone()),
+                .at(loc(1)),
             );
         }
-        loc.element = Some(2);
         if se.get(2) != st.get(2) {
             set.issues.push(
                 Issue::error(
@@ -766,7 +840,7 @@ impl Decoder {
                         lossy(st.get(2))
                     ),
                 )
-                .at(loc),
+                .at(loc(2)),
             );
         }
         let byte_offset = set.byte_offset;

@@ -35,6 +35,9 @@ pub struct Reader<R> {
     decoder: Decoder,
     eof: bool,
     read: u64,
+    /// Bytes asked for per read: grows while reads fill it, shrinks when they do not
+    /// (a pipe or socket that trickles), between 4 KiB and [`CHUNK`].
+    window: usize,
 }
 
 impl<R: Read> Reader<R> {
@@ -51,6 +54,7 @@ impl<R: Read> Reader<R> {
             decoder: Decoder::new(opts),
             eof: false,
             read: 0,
+            window: 64 * 1024,
         }
     }
 
@@ -76,12 +80,17 @@ impl<R: Read> Reader<R> {
 
     fn fill(&mut self) -> io::Result<()> {
         let len = self.buf.len();
-        self.buf.resize(len + CHUNK, 0);
+        self.buf.resize(len + self.window, 0);
         loop {
             match self.source.read(&mut self.buf[len..]) {
                 Ok(n) => {
                     self.buf.truncate(len + n);
                     self.read += n as u64;
+                    if n == self.window {
+                        self.window = (self.window * 2).min(CHUNK);
+                    } else if n < self.window / 4 {
+                        self.window = (self.window / 2).max(4096);
+                    }
                     if n == 0 {
                         self.eof = true;
                     }

@@ -31,7 +31,15 @@ impl std::fmt::Debug for Segment<'_> {
 impl<'a> Segment<'a> {
     /// A view of `content` (a segment without its terminator).
     pub fn new(content: &'a [u8], delimiters: Delimiters) -> Self {
-        let id_len = memchr(delimiters.element, content).unwrap_or(content.len());
+        // identifiers are 2-3 bytes: look at the first few before asking memchr
+        let id_len = match content
+            .iter()
+            .take(4)
+            .position(|b| *b == delimiters.element)
+        {
+            Some(i) => i,
+            None => memchr(delimiters.element, content).unwrap_or(content.len()),
+        };
         Segment {
             content,
             id_len: id_len.min(u8::MAX as usize) as u8,

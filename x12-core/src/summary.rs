@@ -104,7 +104,10 @@ impl Summary {
                     Some(v) => {
                         let (guide, issues) = v.check_set(t, &mut self.tree);
                         if let Some(g) = guide {
-                            *self.guides.entry(format!("{} {}", g.id, g.version)).or_default() += 1;
+                            *self
+                                .guides
+                                .entry(format!("{} {}", g.id, g.version))
+                                .or_default() += 1;
                         }
                         self.keep(&issues);
                         self.validator = Some(v);

@@ -46,7 +46,11 @@ pub struct Validator {
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.entries.iter().map(|e| format!("{} {}", e.guide.id, e.guide.version)))
+            .entries(
+                self.entries
+                    .iter()
+                    .map(|e| format!("{} {}", e.guide.id, e.guide.version)),
+            )
             .finish()
     }
 }
@@ -80,7 +84,11 @@ impl Validator {
 
     /// Validates one set: its envelope issues, then the guide (if one answers to it).
     /// Returns the guide used and every issue, in segment order.
-    pub fn check_set<'v>(&'v self, set: &TransactionSet, tree: &mut LoopTree) -> (Option<&'v Arc<Guide>>, Vec<Issue>) {
+    pub fn check_set<'v>(
+        &'v self,
+        set: &TransactionSet,
+        tree: &mut LoopTree,
+    ) -> (Option<&'v Arc<Guide>>, Vec<Issue>) {
         let mut issues = set.issues().to_vec();
         let Some(entry) = self.guide_for(set) else {
             tree.clear();
@@ -128,11 +136,20 @@ impl Validator {
 
 /// Sets the 999 CTX (business unit: e.g. CLM01) of issues inside a loop instance that
 /// holds the guide's context segment, or that descends from one.
-fn add_context(guide: &Guide, set: &TransactionSet, tree: &LoopTree, seg_id: &str, pos: u8, issues: &mut [Issue]) {
+fn add_context(
+    guide: &Guide,
+    set: &TransactionSet,
+    tree: &LoopTree,
+    seg_id: &str,
+    pos: u8,
+    issues: &mut [Issue],
+) {
     for issue in issues.iter_mut() {
         let Some(ik3) = &issue.ik3 else { continue };
         let index = ik3.position.saturating_sub(1) as usize;
-        let Some(slot) = tree.segments.get(index) else { continue };
+        let Some(slot) = tree.segments.get(index) else {
+            continue;
+        };
         let mut node = slot.node;
         while node != NONE {
             let found = tree.own_segments(node).find(|s| {

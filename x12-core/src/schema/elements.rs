@@ -490,7 +490,11 @@ fn check_value(def: &ElementDef, v: &[u8], spot: &Spot<'_>, issues: &mut Vec<Iss
         );
         return;
     }
-    if let Some((false, what)) = def.code_set.as_deref().and_then(|set| crate::codesets::check(set, v)) {
+    if let Some((false, what)) = def
+        .code_set
+        .as_deref()
+        .and_then(|set| crate::codesets::check(set, v))
+    {
         let mut i = Vec::with_capacity(1);
         spot.push(
             &mut i,
@@ -498,7 +502,12 @@ fn check_value(def: &ElementDef, v: &[u8], spot: &Spot<'_>, issues: &mut Vec<Iss
             Code::CodeSet,
             "7",
             Some(v),
-            format!("{p}{} ({}) {:?} is not {what}", spot.name(), def.name, shown()),
+            format!(
+                "{p}{} ({}) {:?} is not {what}",
+                spot.name(),
+                def.name,
+                shown()
+            ),
         );
         for mut x in i {
             x.snip = 5;

@@ -335,7 +335,8 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                 }
                 "context" => {
                     let seg = word(&toks, 1, "a segment id").map_err(fail)?.to_string();
-                    let pos = position(word(&toks, 2, "an element position").map_err(fail)?).map_err(fail)?;
+                    let pos = position(word(&toks, 2, "an element position").map_err(fail)?)
+                        .map_err(fail)?;
                     g.context = Some((seg, pos));
                     continue;
                 }

@@ -48,7 +48,12 @@ impl std::fmt::Debug for LoopRef<'_> {
 impl<'a> LoopRef<'a> {
     /// The transaction set itself (node 0).
     pub fn root(set: &'a TransactionSet, tree: &'a LoopTree, guide: &'a Guide) -> Self {
-        LoopRef { set, tree, guide, node: 0 }
+        LoopRef {
+            set,
+            tree,
+            guide,
+            node: 0,
+        }
     }
 
     fn at(&self, node: u32) -> Self {
@@ -108,14 +113,21 @@ impl<'a> LoopRef<'a> {
     /// Descendant loops (any depth) with id `id`, in order.
     pub fn descendants(&self, id: &'a str) -> impl Iterator<Item = LoopRef<'a>> + 'a {
         let me = *self;
-        let end = self.tree.nodes.get(self.node as usize).map_or(0, |n| n.subtree_end);
-        (self.node + 1..end).map(move |n| me.at(n)).filter(move |l| l.id() == id)
+        let end = self
+            .tree
+            .nodes
+            .get(self.node as usize)
+            .map_or(0, |n| n.subtree_end);
+        (self.node + 1..end)
+            .map(move |n| me.at(n))
+            .filter(move |l| l.id() == id)
     }
 
     /// The segments directly in this loop instance (its trigger first).
     pub fn segments(&self) -> impl Iterator<Item = Segment<'a>> + 'a {
         let (set, tree) = (self.set, self.tree);
-        tree.own_segments(self.node).map(move |i| tree.segment(set, i))
+        tree.own_segments(self.node)
+            .map(move |i| tree.segment(set, i))
     }
 
     /// The segments with id `id`, with their index in the set.
