@@ -69,6 +69,7 @@
 #![warn(missing_docs)]
 
 mod ack999;
+mod acknowledge;
 pub mod codesets;
 pub mod datetime;
 mod decoder;
@@ -87,6 +88,7 @@ mod validate;
 mod writer;
 
 pub use ack999::{render_999_interchange, Ack999, AckCode, AckPolicy, SegmentNote, SetResponse};
+pub use acknowledge::{acknowledge, InterchangeAcks};
 pub use decoder::{Decoder, ReaderOptions};
 pub use delimiters::Delimiters;
 pub use envelope::{

@@ -123,6 +123,7 @@ impl Validator {
         let guide = &entry.guide;
         let start = issues.len();
         Engine::new(guide).walk(set, tree, &mut issues);
+        crate::schema::check_hierarchy(guide, set, tree, &mut issues);
         if let Some(rules) = &entry.rules {
             rules.check(guide, set, tree, &mut issues);
         }

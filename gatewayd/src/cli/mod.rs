@@ -3,6 +3,7 @@
 //! Exit codes are part of the contract: 0 when every file is valid, 1 when any file has
 //! errors, 2 for usage and I/O errors.
 
+pub mod ack;
 pub mod input;
 pub mod ta1;
 pub mod validate;
@@ -49,6 +50,15 @@ pub enum Command {
         /// File to show; `-` reads standard input.
         file: PathBuf,
     },
+    /// Print the acknowledgments for a file: a TA1 where one is due, and a 999 for
+    /// each interchange's functional groups.
+    Ack {
+        /// File to acknowledge; `-` reads standard input.
+        file: PathBuf,
+        /// Interchange control number of the first acknowledgment (ISA13).
+        #[arg(long, default_value_t = 1)]
+        control_number: u32,
+    },
     /// Print the TA1 acknowledgment interchange for each interchange in a file.
     Ta1 {
         /// File to acknowledge; `-` reads standard input.
@@ -73,6 +83,10 @@ pub fn run(cli: Cli) -> i32 {
             max_issues,
         } => validate::run(&files, format, max_issues, &mut out),
         Command::View { file } => view::run(&file, &mut out),
+        Command::Ack {
+            file,
+            control_number,
+        } => ack::run(&file, control_number, &mut out),
         Command::Ta1 {
             file,
             control_number,

@@ -2,6 +2,8 @@
 
 mod elements;
 mod engine;
+mod hierarchy;
+mod locate;
 mod model;
 mod parse;
 mod tree;
@@ -12,3 +14,5 @@ pub use model::*;
 pub use parse::{parse_guide, GuideError};
 pub use tree::{Children, LoopTree, Node, SegmentSlot, NONE};
 pub use view::{text, LoopRef};
+pub use locate::{first_segment, At};
+pub use hierarchy::check_hierarchy;
