@@ -2,7 +2,8 @@
 
 use x12_core::Validator;
 
-/// A validator that knows every guide this build ships.
+/// A validator that knows every guide this build ships: the 999, and the 837P, 837I
+/// and 837D claims.
 pub fn validator() -> Validator {
-    Validator::new()
+    x12_837::register(Validator::with_core_guides())
 }

@@ -34,7 +34,11 @@ pub struct InterchangeAcks {
 /// assert_eq!(acks[0].ta1.as_ref().unwrap().note.code(), "001");
 /// assert_eq!(acks[0].groups.len(), 1);
 /// ```
-pub fn acknowledge<R: Read>(source: R, validator: &Validator, duplicate: bool) -> std::io::Result<Vec<InterchangeAcks>> {
+pub fn acknowledge<R: Read>(
+    source: R,
+    validator: &Validator,
+    duplicate: bool,
+) -> std::io::Result<Vec<InterchangeAcks>> {
     let mut out = Vec::new();
     let mut groups = Vec::new();
     let mut current: Option<Ack999> = None;

@@ -148,6 +148,10 @@ pub fn check(name: &str, value: &[u8]) -> Option<(bool, &'static str)> {
         ),
         "pos" => (place_of_service(value), "a CMS place-of-service code"),
         "npi" => (npi_valid(value), "an NPI with a valid check digit"),
+        "digits9" => (
+            value.len() == 9 && value.iter().all(u8::is_ascii_digit),
+            "exactly 9 digits",
+        ),
         _ => return None,
     })
 }

@@ -156,8 +156,10 @@ impl InterchangeHeader {
         let has_repetition = version >= &b"00402"[..] && version.len() == 5;
         let delimiters = Delimiters {
             element: sep,
+            // an unusable ISA11 (a letter, as 4010 habits leave) is reported below and
+            // read as "no repetition separator" rather than splitting every value on it
             repetition: if has_repetition {
-                get(11).first().copied()
+                get(11).first().copied().filter(|b| usable_as_delimiter(*b))
             } else {
                 None
             },
@@ -228,6 +230,17 @@ impl InterchangeHeader {
                     ),
                 );
             }
+        } else if has_repetition_version(version) {
+            push(
+                11,
+                Ta1Note::InvalidStandardsIdentifier,
+                Code::InvalidDelimiter,
+                format!(
+                    "ISA11 {:?} must be the repetition separator (a special character) in version {}; read as none",
+                    lossy(self.field(11)),
+                    lossy(version)
+                ),
+            );
         } else if self.field(11) != b"U" {
             push(
                 11,
@@ -418,6 +431,10 @@ impl InterchangeHeader {
     pub fn usage(&self) -> &[u8] {
         self.field(15)
     }
+}
+
+fn has_repetition_version(version: &[u8]) -> bool {
+    version.len() == 5 && version >= &b"00402"[..]
 }
 
 fn has_16_separators(input: &[u8], sep: u8) -> bool {

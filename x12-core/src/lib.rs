@@ -75,6 +75,7 @@ pub mod datetime;
 mod decoder;
 mod delimiters;
 mod envelope;
+pub mod guides;
 mod isa;
 mod issue;
 mod reader;

@@ -29,7 +29,11 @@ pub fn run(path: &Path, first_control: u32, out: &mut dyn Write) -> i32 {
     let mut control = first_control;
     let mut next = || {
         let c = control;
-        control = if control >= 999_999_999 { 1 } else { control + 1 };
+        control = if control >= 999_999_999 {
+            1
+        } else {
+            control + 1
+        };
         AckEnvelope {
             control_number: c,
             date: now.yymmdd(),
@@ -43,7 +47,9 @@ pub fn run(path: &Path, first_control: u32, out: &mut dyn Write) -> i32 {
                 if ta1.ack != x12_core::Ta1Ack::Accepted {
                     code = 1;
                 }
-                let bytes = ta1.render(&a.report, &next()).map_err(std::io::Error::other)?;
+                let bytes = ta1
+                    .render(&a.report, &next())
+                    .map_err(std::io::Error::other)?;
                 out.write_all(&bytes)?;
                 out.write_all(b"\n")?;
             }

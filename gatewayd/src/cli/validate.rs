@@ -34,7 +34,8 @@ struct FileResult<'a> {
 /// Checks one input.
 pub fn check(path: &Path, max_issues: usize) -> std::io::Result<Summary> {
     let input = Input::open(path)?;
-    let mut summary = Summary::new(max_issues, Ta1Policy::default()).with_validator(crate::guides::validator());
+    let mut summary =
+        Summary::new(max_issues, Ta1Policy::default()).with_validator(crate::guides::validator());
     let (source, progress) = input.split();
     let mut reader = Reader::new(source);
     let result = (|| {

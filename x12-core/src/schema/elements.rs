@@ -495,12 +495,17 @@ fn check_value(def: &ElementDef, v: &[u8], spot: &Spot<'_>, issues: &mut Vec<Iss
         .as_deref()
         .and_then(|set| crate::codesets::check(set, v))
     {
+        // a digit pattern is the guide's own rule (IK403 I12, SNIP 2); a code set is SNIP 5
+        let pattern = def
+            .code_set
+            .as_deref()
+            .is_some_and(|s| s.starts_with("digits"));
         let mut i = Vec::with_capacity(1);
         spot.push(
             &mut i,
             def,
             Code::CodeSet,
-            "7",
+            if pattern { "I12" } else { "7" },
             Some(v),
             format!(
                 "{p}{} ({}) {:?} is not {what}",
@@ -510,7 +515,7 @@ fn check_value(def: &ElementDef, v: &[u8], spot: &Spot<'_>, issues: &mut Vec<Iss
             ),
         );
         for mut x in i {
-            x.snip = 5;
+            x.snip = if pattern { 2 } else { 5 };
             issues.push(x);
         }
         return;

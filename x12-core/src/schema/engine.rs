@@ -135,9 +135,19 @@ impl<'g> Engine<'g> {
         let d = &self.guide.segments[def as usize];
         match d.qualifier {
             None => true,
-            Some(q) => {
+            Some((q, None)) => {
                 let e = &d.elements[q];
                 e.allows(seg.get(usize::from(e.position)))
+            }
+            Some((q, Some(c))) => {
+                let e = &d.elements[q];
+                let comp = &e.components[c];
+                let value = seg
+                    .element(usize::from(e.position))
+                    .and_then(|el| el.repetitions().next())
+                    .and_then(|r| r.component(usize::from(comp.position)))
+                    .unwrap_or(b"");
+                comp.allows(value)
             }
         }
     }

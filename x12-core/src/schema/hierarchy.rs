@@ -9,7 +9,12 @@ use crate::isa::lossy;
 use crate::issue::{Code, Issue};
 
 /// Checks every HL of `set` against the loop tree the engine built.
-pub fn check_hierarchy(guide: &Guide, set: &TransactionSet, tree: &LoopTree, issues: &mut Vec<Issue>) {
+pub fn check_hierarchy(
+    guide: &Guide,
+    set: &TransactionSet,
+    tree: &LoopTree,
+    issues: &mut Vec<Issue>,
+) {
     let is_hl = |node: u32| -> bool {
         let n = tree.nodes[node as usize];
         n.loop_index != 0

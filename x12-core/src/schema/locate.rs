@@ -71,7 +71,13 @@ impl<'a> At<'a> {
         let segment_id = lossy(seg.id());
         let loop_id = self.loop_id().map(str::to_string);
         let mut i = Issue::error(code, Scope::Set, message).at(Location {
-            byte_offset: self.set.byte_offset() + u64::from(self.tree.segments.get(self.index as usize).map_or(0, |s| s.start)),
+            byte_offset: self.set.byte_offset()
+                + u64::from(
+                    self.tree
+                        .segments
+                        .get(self.index as usize)
+                        .map_or(0, |s| s.start),
+                ),
             segment_position: self.set.position() + u64::from(self.index),
             set_position: Some(self.index + 1),
             segment_id: segment_id.clone(),
@@ -95,5 +101,7 @@ impl<'a> At<'a> {
 
 /// The index of the first segment of the loop instance `node` (its trigger).
 pub fn first_segment(tree: &LoopTree, node: u32) -> u32 {
-    tree.nodes.get(node as usize).map_or(NONE, |n| n.first_segment)
+    tree.nodes
+        .get(node as usize)
+        .map_or(NONE, |n| n.first_segment)
 }

@@ -10,9 +10,9 @@ mod tree;
 mod view;
 
 pub use engine::Engine;
+pub use hierarchy::check_hierarchy;
+pub use locate::{first_segment, At};
 pub use model::*;
 pub use parse::{parse_guide, GuideError};
 pub use tree::{Children, LoopTree, Node, SegmentSlot, NONE};
 pub use view::{text, LoopRef};
-pub use locate::{first_segment, At};
-pub use hierarchy::check_hierarchy;

@@ -146,9 +146,10 @@ pub struct SegmentDef {
     pub elements: Vec<ElementDef>,
     /// Syntax rules.
     pub rules: Vec<SyntaxRule>,
-    /// Index into `elements` of the qualifier that tells this definition apart from
-    /// others with the same id (the first simple element with a code list).
-    pub qualifier: Option<usize>,
+    /// The qualifier that tells this definition apart from others with the same id:
+    /// index into `elements`, and the component index for a composite (the first
+    /// element, or composite component, with a code list).
+    pub qualifier: Option<(usize, Option<usize>)>,
     /// Line in the guide file, for messages.
     pub line: usize,
 }

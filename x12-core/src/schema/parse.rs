@@ -38,13 +38,30 @@ fn lex(line: &str) -> Result<Vec<Tok<'_>>, String> {
                 i += end + 2;
             }
             b'[' => {
-                let end = line[i + 1..]
-                    .find(']')
-                    .ok_or("unterminated code list '['")?;
-                out.push(Tok::Codes(
-                    line[i + 1..i + 1 + end].split_whitespace().collect(),
-                ));
-                i += end + 2;
+                // codes are separated by white space; a code holding spaces is quoted
+                let mut codes = Vec::new();
+                let mut j = i + 1;
+                loop {
+                    while j < b.len() && b[j] == b' ' {
+                        j += 1;
+                    }
+                    match b.get(j) {
+                        None => return Err("unterminated code list '['".into()),
+                        Some(b']') => break,
+                        Some(b'"') => {
+                            let end = line[j + 1..].find('"').ok_or("unterminated quoted code")?;
+                            codes.push(&line[j + 1..j + 1 + end]);
+                            j += end + 2;
+                        }
+                        Some(_) => {
+                            let end = line[j..].find([' ', ']']).map_or(line.len(), |e| j + e);
+                            codes.push(&line[j..end]);
+                            j = end;
+                        }
+                    }
+                }
+                out.push(Tok::Codes(codes));
+                i = j + 1;
             }
             b'{' => {
                 let end = line[i + 1..].find('}').ok_or("unterminated code set '{'")?;
@@ -251,7 +268,7 @@ enum Open {
 ///   el 02 329 R AN 4-9 "Control Number"
 /// loop 1000 R >1 "Things"
 ///   seg NM1 R 1 "Name"
-///     el 01 98 R ID 2-3 "Entity" [41 40]
+///     el 01 98 R ID 2-3 "Entity" [41 40 "NOT A CODE"]
 ///     composite 02 C023 S "Place"
 ///       el 01 1331 R AN 1-2 "Facility"
 ///     rule P0102
@@ -263,6 +280,7 @@ enum Open {
 /// assert_eq!(g.counts(), (1, 3, 7));
 /// assert_eq!(g.loops[1].id, "1000");
 /// assert!(g.segments[1].elements[0].allows(b"40"));
+/// assert!(g.segments[1].elements[0].allows(b"NOT A CODE"));
 /// ```
 pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
     let err = |line: usize, message: String| GuideError {
@@ -525,10 +543,16 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                 ));
             }
         }
-        s.qualifier = s
-            .elements
-            .iter()
-            .position(|e| !e.is_composite() && !e.codes.is_empty());
+        s.qualifier = s.elements.iter().enumerate().find_map(|(i, e)| {
+            if e.is_composite() {
+                e.components
+                    .iter()
+                    .position(|c| !c.codes.is_empty())
+                    .map(|c| (i, Some(c)))
+            } else {
+                (!e.codes.is_empty()).then_some((i, None))
+            }
+        });
     }
     Ok(g)
 }

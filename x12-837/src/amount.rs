@@ -1,0 +1,76 @@
+//! Exact decimal amounts for balancing (X12 `R` values such as `150`, `99.5`, `-12.25`).
+
+/// An amount in ten-thousandths, exact for X12 monetary values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Amount(pub i128);
+
+impl Amount {
+    /// Parses an X12 decimal (`R`) value; `None` when it is not one.
+    ///
+    /// ```
+    /// use x12_837::amount::Amount;
+    /// assert_eq!(Amount::parse("150"), Amount::parse("150.00"));
+    /// assert_eq!(Amount::parse("-12.5").map(|a| a.0), Some(-125_000));
+    /// assert_eq!(Amount::parse("1.23456"), None);
+    /// assert_eq!(Amount::parse("abc"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<Amount> {
+        let (neg, s) = match s.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        if (int.is_empty() && frac.is_empty())
+            || frac.len() > 4
+            || int.len() > 20
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let mut v: i128 = 0;
+        for b in int.bytes() {
+            v = v * 10 + i128::from(b - b'0');
+        }
+        let mut f: i128 = 0;
+        for (i, b) in frac
+            .bytes()
+            .chain(std::iter::repeat(b'0'))
+            .take(4)
+            .enumerate()
+        {
+            let _ = i;
+            f = f * 10 + i128::from(b - b'0');
+        }
+        let v = v * 10_000 + f;
+        Some(Amount(if neg { -v } else { v }))
+    }
+}
+
+impl std::ops::Add for Amount {
+    type Output = Amount;
+    fn add(self, o: Amount) -> Amount {
+        Amount(self.0 + o.0)
+    }
+}
+
+impl std::iter::Sum for Amount {
+    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
+        iter.fold(Amount(0), |a, b| a + b)
+    }
+}
+
+impl std::fmt::Display for Amount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        let sign = if v < 0 { "-" } else { "" };
+        let a = v.abs();
+        let (i, frac) = (a / 10_000, a % 10_000);
+        if frac == 0 {
+            write!(f, "{sign}{i}")
+        } else {
+            let s = format!("{frac:04}");
+            write!(f, "{sign}{i}.{}", s.trim_end_matches('0'))
+        }
+    }
+}
