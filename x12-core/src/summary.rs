@@ -44,6 +44,8 @@ pub struct Summary {
     #[serde(skip)]
     validator: Option<Validator>,
     #[serde(skip)]
+    max_snip: u8,
+    #[serde(skip)]
     tree: LoopTree,
 }
 
@@ -55,6 +57,12 @@ impl Summary {
             policy,
             ..Summary::default()
         }
+    }
+
+    /// Keeps only findings of WEDI SNIP levels up to `level` (1–7; default 7).
+    pub fn max_snip(mut self, level: u8) -> Self {
+        self.max_snip = level;
+        self
     }
 
     /// Also checks every transaction set against the guides `validator` knows.
@@ -75,6 +83,9 @@ impl Summary {
 
     fn keep(&mut self, issues: &[Issue]) {
         for i in issues {
+            if self.max_snip != 0 && i.snip > self.max_snip {
+                continue;
+            }
             if self.issues.len() < self.cap {
                 self.issues.push(i.clone());
             } else {

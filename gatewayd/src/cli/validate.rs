@@ -32,10 +32,11 @@ struct FileResult<'a> {
 }
 
 /// Checks one input.
-pub fn check(path: &Path, max_issues: usize) -> std::io::Result<Summary> {
+pub fn check(path: &Path, max_issues: usize, max_snip: u8) -> std::io::Result<Summary> {
     let input = Input::open(path)?;
-    let mut summary =
-        Summary::new(max_issues, Ta1Policy::default()).with_validator(crate::guides::validator());
+    let mut summary = Summary::new(max_issues, Ta1Policy::default())
+        .with_validator(crate::guides::validator())
+        .max_snip(max_snip);
     let (source, progress) = input.split();
     let mut reader = Reader::new(source);
     let result = (|| {
@@ -50,10 +51,16 @@ pub fn check(path: &Path, max_issues: usize) -> std::io::Result<Summary> {
 }
 
 /// Runs the command; returns the exit code.
-pub fn run(files: &[PathBuf], format: Format, max_issues: usize, out: &mut dyn Write) -> i32 {
+pub fn run(
+    files: &[PathBuf],
+    format: Format,
+    max_issues: usize,
+    max_snip: u8,
+    out: &mut dyn Write,
+) -> i32 {
     let mut code = 0;
     for path in files {
-        let summary = match check(path, max_issues) {
+        let summary = match check(path, max_issues, max_snip) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("x12: {}: {e}", path.display());
