@@ -160,8 +160,8 @@ impl<'g> Engine<'g> {
             for d in (0..frames.len()).rev() {
                 let f = frames[d];
                 let children = &self.guide.loops[f.loop_index as usize].children;
-                for ci in f.cursor as usize..children.len() {
-                    let def = self.def_of(children[ci]);
+                for (ci, child) in children.iter().enumerate().skip(f.cursor as usize) {
+                    let def = self.def_of(*child);
                     if def == NONE || self.guide.segments[def as usize].id.as_bytes() != id {
                         continue;
                     }
@@ -431,7 +431,8 @@ impl<'g> Engine<'g> {
         match child {
             Child::Segment(s) => {
                 let sd = &g.segments[s];
-                if sd.usage != Usage::Required {
+                // a missing SE is the envelope's finding (IK5 code 2), not a guide one
+                if sd.usage != Usage::Required || (loop_index == 0 && sd.id == "SE") {
                     return;
                 }
                 let here = Ctx {

@@ -72,7 +72,7 @@ pub fn check_hierarchy(
                 ));
             }
         }
-        let has_children = (node + 1..n.subtree_end).any(|d| is_hl(d));
+        let has_children = (node + 1..n.subtree_end).any(&is_hl);
         let hl04 = hl.get(4);
         let want: &[u8] = if has_children { b"1" } else { b"0" };
         if !hl04.is_empty() && hl04 != want {
