@@ -7,12 +7,15 @@
 //! line adjustments equals the line charge; the patient loop is used only when the
 //! patient is not the subscriber; service dates at claim or line level; diagnosis
 //! pointers refer to HI codes).
+//!
+//! Each claim is read once into a [`ClaimScan`] (its segments of interest, with their
+//! positions) and every rule works from that, so the rules cost one pass over the
+//! claim's segments.
 
 use crate::amount::Amount;
-use crate::claim::{claims, Claim};
 use x12_core::codesets;
-use x12_core::schema::{text, At, Guide, LoopRef, LoopTree};
-use x12_core::{Code, GuideRules, Issue, TransactionSet};
+use x12_core::schema::{id_key, text, At, Guide, LoopRef, LoopTree, NONE};
+use x12_core::{Code, GuideRules, Issue, Segment, Severity, TransactionSet};
 
 /// Which 837 a rule set checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,392 +48,475 @@ impl Cx<'_> {
     }
 }
 
-fn first_index(node: LoopRef<'_>, id: &'static str) -> Option<u32> {
-    node.indexed(id).next().map(|(i, _)| i)
+/// A segment with its index in the set.
+type Indexed<'a> = (u32, Segment<'a>);
+
+/// One service line, read once.
+struct LineScan<'a> {
+    lx: Option<Indexed<'a>>,
+    service: Option<Indexed<'a>>,
+    has_472: bool,
+    first_date: &'a [u8],
+    /// 2430 loops: (SVD, sum of CAS amounts).
+    adjudications: Vec<(Indexed<'a>, Amount)>,
+}
+
+/// One claim, read once.
+struct ClaimScan<'a> {
+    id: &'a str,
+    clm: Option<Indexed<'a>>,
+    his: Vec<Indexed<'a>>,
+    has_472: bool,
+    has_434: bool,
+    /// Earliest and latest dates of service seen (CCYYMMDD).
+    dates: (Option<&'a [u8]>, Option<&'a [u8]>),
+    lines: Vec<LineScan<'a>>,
+}
+
+const CLM: u32 = key(b"CLM");
+const HI: u32 = key(b"HI");
+const DTP: u32 = key(b"DTP");
+const LX: u32 = key(b"LX");
+const SV1: u32 = key(b"SV1");
+const SV2: u32 = key(b"SV2");
+const SV3: u32 = key(b"SV3");
+const SVD: u32 = key(b"SVD");
+const CAS: u32 = key(b"CAS");
+const AMT: u32 = key(b"AMT");
+const NM1: u32 = key(b"NM1");
+const PRV: u32 = key(b"PRV");
+const N4: u32 = key(b"N4");
+
+/// [`id_key`] at compile time.
+const fn key(id: &[u8]) -> u32 {
+    let mut k = id.len() as u32;
+    let mut i = 0;
+    while i < id.len() {
+        k = (k << 8) | id[i] as u32;
+        i += 1;
+    }
+    k
+}
+
+fn segs<'a>(node: LoopRef<'a>) -> impl Iterator<Item = (u32, u32, Segment<'a>)> + 'a {
+    let (set, tree) = (node.set, node.tree);
+    tree.own_segments(node.node).map(move |i| {
+        let s = tree.segment(set, i);
+        (i, id_key(s.id()), s)
+    })
+}
+
+fn note_date<'a>(dates: &mut (Option<&'a [u8]>, Option<&'a [u8]>), value: &'a [u8]) {
+    for part in value.split(|b| *b == b'-') {
+        if part.len() == 8 {
+            if dates.0.is_none_or(|d| part < d) {
+                dates.0 = Some(part);
+            }
+            if dates.1.is_none_or(|d| part > d) {
+                dates.1 = Some(part);
+            }
+        }
+    }
+}
+
+fn cas_sum(seg: &Segment<'_>) -> Amount {
+    // CAS02/03, 05/06, 08/09, 11/12, 14/15, 17/18: reason code, amount
+    [3usize, 6, 9, 12, 15, 18]
+        .iter()
+        .filter_map(|&e| amount(seg.get(e)))
+        .sum()
+}
+
+fn amount(b: &[u8]) -> Option<Amount> {
+    Amount::parse(text(b))
+}
+
+impl<'a> ClaimScan<'a> {
+    fn read(claim: LoopRef<'a>) -> Self {
+        let mut c = ClaimScan {
+            id: "",
+            clm: None,
+            his: Vec::new(),
+            has_472: false,
+            has_434: false,
+            dates: (None, None),
+            lines: Vec::new(),
+        };
+        for (i, k, s) in segs(claim) {
+            match k {
+                CLM => {
+                    c.id = text(s.get(1));
+                    c.clm = Some((i, s));
+                }
+                HI => c.his.push((i, s)),
+                DTP => match s.get(1) {
+                    b"472" => {
+                        c.has_472 = true;
+                        note_date(&mut c.dates, s.get(3));
+                    }
+                    b"434" => {
+                        c.has_434 = true;
+                        note_date(&mut c.dates, s.get(3));
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        for line in claim.children_with("2400") {
+            let mut l = LineScan {
+                lx: None,
+                service: None,
+                has_472: false,
+                first_date: b"",
+                adjudications: Vec::new(),
+            };
+            for (i, k, s) in segs(line) {
+                match k {
+                    LX => l.lx = Some((i, s)),
+                    SV1 | SV2 | SV3 => l.service = Some((i, s)),
+                    DTP if s.get(1) == b"472" => {
+                        l.has_472 = true;
+                        if l.first_date.is_empty() {
+                            l.first_date = s.get(3);
+                        }
+                        note_date(&mut c.dates, s.get(3));
+                    }
+                    _ => {}
+                }
+            }
+            for adj in line.children_with("2430") {
+                let mut svd = None;
+                let mut cas = Amount(0);
+                for (i, k, s) in segs(adj) {
+                    match k {
+                        SVD => svd = Some((i, s)),
+                        CAS => cas = cas + cas_sum(&s),
+                        _ => {}
+                    }
+                }
+                if let Some(svd) = svd {
+                    l.adjudications.push((svd, cas));
+                }
+            }
+            c.lines.push(l);
+        }
+        c
+    }
+}
+
+impl LineScan<'_> {
+    fn number(&self) -> &str {
+        self.lx.as_ref().map_or("", |(_, s)| text(s.get(1)))
+    }
 }
 
 impl GuideRules for Rules837 {
     fn check(&self, guide: &Guide, set: &TransactionSet, tree: &LoopTree, issues: &mut Vec<Issue>) {
         let root = LoopRef::root(set, tree, guide);
-        let mut cx = Cx {
-            set,
-            tree,
-            guide,
-            issues,
-        };
-        for claim in claims(root) {
-            self.balance(&mut cx, &claim);
-            self.numbering(&mut cx, &claim);
-            self.situational(&mut cx, &claim);
-            self.codes(&mut cx, &claim);
+        let mut cx = Cx { set, tree, guide, issues };
+        let mut billing_npi: &[u8] = b"";
+        for node in root.subtree() {
+            match node.id() {
+                "2010AA" => billing_npi = node.segment("NM1").map_or(&b""[..], |s| if s.get(8) == b"XX" { s.get(9) } else { b"" }),
+                "2000B" => patient_loop_rule(&mut cx, node),
+                "2300" => {
+                    let scan = ClaimScan::read(node);
+                    self.balance(&mut cx, node, &scan);
+                    self.numbering(&mut cx, &scan);
+                    self.situational(&mut cx, node, &scan, billing_npi);
+                    self.codes(&mut cx, &scan);
+                }
+                _ => {}
+            }
         }
-        for sub in root.descendants("2000B") {
-            patient_loop_rule(&mut cx, sub);
-        }
-        npi_and_taxonomy(&mut cx, root);
+        npi_and_taxonomy(&mut cx);
     }
-}
-
-fn amount(s: &str) -> Option<Amount> {
-    Amount::parse(s)
 }
 
 impl Rules837 {
-    fn service_id(&self) -> &'static str {
-        match self.kind {
-            Kind837::Professional => "SV1",
-            Kind837::Institutional => "SV2",
-            Kind837::Dental => "SV3",
+    /// Line charge: SV102, SV203 or SV302.
+    fn charge<'a>(&self, sv: &Segment<'a>) -> &'a [u8] {
+        if sv.id() == b"SV2" {
+            sv.get(3)
+        } else {
+            sv.get(2)
         }
     }
 
-    fn balance(&self, cx: &mut Cx<'_>, claim: &Claim<'_>) {
-        let Some(clm_i) = first_index(claim.node, "CLM") else {
-            return;
-        };
-        let Some(total) = amount(claim.total_charge()) else {
-            return;
-        };
+    fn balance(&self, cx: &mut Cx<'_>, claim: LoopRef<'_>, scan: &ClaimScan<'_>) {
+        let Some((clm_i, clm)) = scan.clm else { return };
+        let Some(total) = amount(clm.get(2)) else { return };
         let mut sum = Amount(0);
         let mut lines = 0;
-        for line in claim.lines() {
-            if let Some(c) = amount(line.charge()) {
-                sum = sum + c;
-                lines += 1;
-            }
+        for line in &scan.lines {
+            let Some((_, sv)) = line.service else { continue };
+            let Some(charge) = amount(self.charge(&sv)) else { continue };
+            sum = sum + charge;
+            lines += 1;
             // 2430: paid + line adjustments = line charge
-            let Some(charge) = amount(line.charge()) else {
-                continue;
-            };
-            for adj in line.node.children_with("2430") {
-                let Some((svd_i, svd)) = adj.indexed("SVD").next() else {
-                    continue;
-                };
-                let paid = amount(text(svd.get(2))).unwrap_or_default();
-                let cas = cas_total(adj);
-                if paid + cas != charge {
-                    cx.issues.push(
-                        cx.at(svd_i)
-                            .element(2, None, "782", "I12", Some(svd.get(2)))
-                            .issue(
-                                Code::Balancing,
-                                3,
-                                format!(
-                                    "2430 line adjudication for line {}: paid {} plus adjustments {} is {}, not the line charge {}",
-                                    line.number(),
-                                    paid,
-                                    cas,
-                                    paid + cas,
-                                    charge
-                                ),
-                            ),
-                    );
+            for ((svd_i, svd), cas) in &line.adjudications {
+                let paid = amount(svd.get(2)).unwrap_or_default();
+                if paid + *cas != charge {
+                    cx.issues.push(cx.at(*svd_i).element(2, None, "782", "I12", Some(svd.get(2))).issue(
+                        Code::Balancing,
+                        3,
+                        format!(
+                            "2430 line adjudication for line {}: paid {} plus adjustments {} is {}, not the line charge {}",
+                            line.number(),
+                            paid,
+                            cas,
+                            paid + *cas,
+                            charge
+                        ),
+                    ));
                 }
             }
         }
         if lines > 0 && sum != total {
-            cx.issues.push(
-                cx.at(clm_i)
-                    .element(2, None, "782", "I12", claim.total_charge().as_bytes().into())
-                    .issue(
-                        Code::Balancing,
-                        3,
-                        format!(
-                            "claim {}: CLM02 total charge {} differs from the sum of its {} line charges, {}",
-                            claim.id(),
-                            total,
-                            lines,
-                            sum
-                        ),
-                    ),
-            );
+            cx.issues.push(cx.at(clm_i).element(2, None, "782", "I12", Some(clm.get(2))).issue(
+                Code::Balancing,
+                3,
+                format!(
+                    "claim {}: CLM02 total charge {} differs from the sum of its {} line charges, {}",
+                    scan.id, total, lines, sum
+                ),
+            ));
         }
         // COB: for each other payer, paid + claim adjustments + that payer's line adjustments = charge
-        for other in claim.other_subscribers() {
-            let Some((amt_i, amt)) = other.indexed("AMT").find(|(_, s)| s.get(1) == b"D") else {
-                continue;
-            };
-            let payer_id = other
-                .children_with("2330B")
-                .next()
-                .map(|p| p.value("NM1", 9))
-                .unwrap_or("");
-            let paid = amount(text(amt.get(2))).unwrap_or_default();
-            let claim_adj = cas_total(other);
-            let line_adj: Amount = claim
-                .lines()
-                .flat_map(|l| l.node.children_with("2430").collect::<Vec<_>>())
-                .filter(|a| payer_id.is_empty() || a.value("SVD", 1) == payer_id)
-                .map(cas_total)
-                .sum();
-            let line_paid: Amount = claim
-                .lines()
-                .flat_map(|l| l.node.children_with("2430").collect::<Vec<_>>())
-                .filter(|a| payer_id.is_empty() || a.value("SVD", 1) == payer_id)
-                .filter_map(|a| amount(a.value("SVD", 2)))
-                .sum();
-            let has_lines = claim
-                .lines()
-                .any(|l| l.node.children_with("2430").next().is_some());
-            // with line adjudication, the line paid amounts must add up to the claim paid amount
-            if has_lines && line_paid != paid {
-                cx.issues.push(
-                    cx.at(amt_i)
-                        .element(2, None, "782", "I12", Some(amt.get(2)))
-                        .issue(
-                            Code::Balancing,
-                            3,
-                            format!(
-                                "claim {}: 2320 AMT*D payer paid {} differs from the sum of 2430 SVD02 line paid amounts {}",
-                                claim.id(),
-                                paid,
-                                line_paid
-                            ),
-                        ),
-                );
-            }
-            if paid + claim_adj + line_adj != total {
-                cx.issues.push(
-                    cx.at(amt_i)
-                        .element(2, None, "782", "I12", Some(amt.get(2)))
-                        .issue(
-                            Code::Balancing,
-                            3,
-                            format!(
-                                "claim {}: other payer paid {} + claim adjustments {} + line adjustments {} = {}, not the claim charge {}",
-                                claim.id(),
-                                paid,
-                                claim_adj,
-                                line_adj,
-                                paid + claim_adj + line_adj,
-                                total
-                            ),
-                        ),
-                );
-            }
-        }
-    }
-
-    fn numbering(&self, cx: &mut Cx<'_>, claim: &Claim<'_>) {
-        for (n, line) in claim.lines().enumerate() {
-            let want = (n + 1).to_string();
-            if line.number() != want {
-                if let Some(i) = first_index(line.node, "LX") {
-                    cx.issues.push(
-                        cx.at(i)
-                            .element(1, None, "554", "I12", Some(line.number().as_bytes()))
-                            .issue(
-                                Code::Hierarchy,
-                                3,
-                                format!(
-                                    "claim {}: LX01 is {:?}; service lines are numbered 1, 2, 3... so {want} was expected",
-                                    claim.id(),
-                                    line.number()
-                                ),
-                            ),
-                    );
+        for other in claim.children_with("2320") {
+            let mut amt_d = None;
+            let mut claim_adj = Amount(0);
+            for (i, k, s) in segs(other) {
+                match k {
+                    AMT if s.get(1) == b"D" && amt_d.is_none() => amt_d = Some((i, s)),
+                    CAS => claim_adj = claim_adj + cas_sum(&s),
+                    _ => {}
                 }
             }
+            let Some((amt_i, amt)) = amt_d else { continue };
+            let payer_id = other
+                .child("2330B")
+                .and_then(|p| p.segment("NM1"))
+                .map_or(&b""[..], |s| s.get(9));
+            let paid = amount(amt.get(2)).unwrap_or_default();
+            let mine = |svd: &Segment<'_>| payer_id.is_empty() || svd.get(1) == payer_id;
+            let adjudicated = scan.lines.iter().flat_map(|l| l.adjudications.iter());
+            let (mut line_adj, mut line_paid, mut has_lines) = (Amount(0), Amount(0), false);
+            for ((_, svd), cas) in adjudicated.filter(|((_, s), _)| mine(s)) {
+                has_lines = true;
+                line_adj = line_adj + *cas;
+                line_paid = line_paid + amount(svd.get(2)).unwrap_or_default();
+            }
+            if has_lines && line_paid != paid {
+                cx.issues.push(cx.at(amt_i).element(2, None, "782", "I12", Some(amt.get(2))).issue(
+                    Code::Balancing,
+                    3,
+                    format!(
+                        "claim {}: 2320 AMT*D payer paid {} differs from the sum of 2430 SVD02 line paid amounts {}",
+                        scan.id, paid, line_paid
+                    ),
+                ));
+            }
+            if paid + claim_adj + line_adj != total {
+                cx.issues.push(cx.at(amt_i).element(2, None, "782", "I12", Some(amt.get(2))).issue(
+                    Code::Balancing,
+                    3,
+                    format!(
+                        "claim {}: other payer paid {} + claim adjustments {} + line adjustments {} = {}, not the claim charge {}",
+                        scan.id,
+                        paid,
+                        claim_adj,
+                        line_adj,
+                        paid + claim_adj + line_adj,
+                        total
+                    ),
+                ));
+            }
         }
     }
 
-    fn situational(&self, cx: &mut Cx<'_>, claim: &Claim<'_>) {
-        let claim_has_472 = claim.dates().any(|d| d.qualifier == "472");
-        let claim_has_434 = claim.dates().any(|d| d.qualifier == "434");
-        let diagnoses = claim
-            .diagnoses()
+    fn numbering(&self, cx: &mut Cx<'_>, scan: &ClaimScan<'_>) {
+        for (n, line) in scan.lines.iter().enumerate() {
+            let Some((lx_i, lx)) = line.lx else { continue };
+            let number = lx.get(1);
+            if text(number).parse::<usize>().ok() != Some(n + 1) {
+                cx.issues.push(cx.at(lx_i).element(1, None, "554", "I12", Some(number)).issue(
+                    Code::Hierarchy,
+                    3,
+                    format!(
+                        "claim {}: LX01 is {:?}; service lines are numbered 1, 2, 3... so {} was expected",
+                        scan.id,
+                        text(number),
+                        n + 1
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn situational(&self, cx: &mut Cx<'_>, claim: LoopRef<'_>, scan: &ClaimScan<'_>, billing_npi: &[u8]) {
+        let diagnoses = scan
+            .his
             .iter()
-            .filter(|d| matches!(d.qualifier, "ABK" | "ABF" | "BK" | "BF"))
+            .flat_map(|(_, hi)| hi.elements())
+            .filter(|e| matches!(e.component(1), Some(b"ABK" | b"ABF" | b"BK" | b"BF")))
             .count();
-        for line in claim.lines() {
-            let Some(sv_i) = first_index(line.node, self.service_id()) else {
-                continue;
-            };
+        for line in &scan.lines {
+            let Some((sv_i, sv)) = line.service else { continue };
             // DTP*472 at claim or line level (837I: statement dates DTP*434 cover it)
-            let covered = line.service_date().is_some()
-                || claim_has_472
-                || (self.kind == Kind837::Institutional && claim_has_434);
+            let covered = line.has_472
+                || scan.has_472
+                || (self.kind == Kind837::Institutional && scan.has_434);
             if !covered {
-                let lx = first_index(line.node, "LX").unwrap_or(sv_i);
-                cx.issues.push(cx.at(lx).issue(
+                let at = line.lx.map_or(sv_i, |(i, _)| i);
+                cx.issues.push(cx.at(at).issue(
                     Code::Situational,
                     4,
                     format!(
                         "claim {} line {}: no service date: DTP*472 is required at the claim or line level",
-                        claim.id(),
+                        scan.id,
                         line.number()
                     ),
                 ));
             }
             // diagnosis pointers refer to existing HI codes
-            let (pointer_el, reference) = match self.kind {
-                Kind837::Professional => (7u16, "1328"),
-                Kind837::Dental => (11u16, "1328"),
+            let pointer_el = match self.kind {
+                Kind837::Professional => 7u16,
+                Kind837::Dental => 11u16,
                 Kind837::Institutional => continue,
             };
-            for (c, p) in line.diagnosis_pointers().iter().enumerate() {
-                let ok = p
-                    .parse::<usize>()
-                    .is_ok_and(|v| v >= 1 && v <= diagnoses && v <= 12);
+            let Some(pointers) = sv.element(usize::from(pointer_el)) else { continue };
+            for (c, p) in pointers.components().enumerate() {
+                if p.is_empty() {
+                    continue;
+                }
+                let ok = text(p).parse::<usize>().is_ok_and(|v| v >= 1 && v <= diagnoses && v <= 12);
                 if !ok {
                     cx.issues.push(
                         cx.at(sv_i)
-                            .element(pointer_el, Some(c as u16 + 1), reference, "I12", Some(p.as_bytes()))
+                            .element(pointer_el, Some(c as u16 + 1), "1328", "I12", Some(p))
                             .issue(
                                 Code::Situational,
                                 4,
                                 format!(
-                                    "claim {} line {}: diagnosis pointer {p:?} does not point at one of the claim's {diagnoses} HI diagnosis code(s)",
-                                    claim.id(),
-                                    line.number()
+                                    "claim {} line {}: diagnosis pointer {:?} does not point at one of the claim's {diagnoses} HI diagnosis code(s)",
+                                    scan.id,
+                                    line.number(),
+                                    text(p)
                                 ),
                             ),
                     );
                 }
             }
         }
-        // rendering provider equal to the billing provider should not be sent (837P 2310B note)
-        if let (Some(billing), Some(rendering)) = (
-            claim.billing_provider(),
-            claim.providers().find(|p| p.entity() == "82"),
-        ) {
-            if billing.npi().is_some() && billing.npi() == rendering.npi() {
-                if let Some(i) = first_index(rendering.node, "NM1") {
-                    let mut issue = cx.at(i).element(9, None, "67", "I12", rendering.id().as_bytes().into()).issue(
+        // a rendering provider equal to the billing provider should not be sent
+        if !billing_npi.is_empty() {
+            for p in claim.children() {
+                if !p.id().starts_with("2310") {
+                    continue;
+                }
+                let Some((i, nm1)) = p.indexed("NM1").next() else { continue };
+                if nm1.get(1) == b"82" && nm1.get(8) == b"XX" && nm1.get(9) == billing_npi {
+                    let mut issue = cx.at(i).element(9, None, "67", "I12", Some(nm1.get(9))).issue(
                         Code::Situational,
                         4,
                         format!(
                             "claim {}: rendering provider {} is the billing provider; send the rendering loop only when it differs",
-                            claim.id(),
-                            rendering.loop_id()
+                            scan.id,
+                            p.id()
                         ),
                     );
-                    issue.severity = x12_core::Severity::Warning;
+                    issue.severity = Severity::Warning;
                     cx.issues.push(issue);
                 }
             }
         }
     }
 
-    fn codes(&self, cx: &mut Cx<'_>, claim: &Claim<'_>) {
+    fn codes(&self, cx: &mut Cx<'_>, scan: &ClaimScan<'_>) {
         // ICD-9 qualifiers are allowed only when every date of service precedes the
         // ICD-10 compliance date, 2015-10-01
-        let dates = claim_dates(claim);
-        let icd9_era = !dates.is_empty() && dates.iter().all(|d| d.as_str() < "20151001");
-        // HI codes by qualifier
-        for (hi_i, hi) in claim.node.indexed("HI") {
+        let icd9_era = scan.dates.1.is_some_and(|last| last < &b"20151001"[..]);
+        for (hi_i, hi) in &scan.his {
             for (e, el) in hi.elements().enumerate() {
-                let q = text(el.component(1).unwrap_or(b""));
+                let q = el.component(1).unwrap_or(b"");
                 let code = el.component(2).unwrap_or(b"");
                 if code.is_empty() {
                     continue; // reported by the table as a missing component
                 }
                 let check: Option<(bool, &str)> = match q {
-                    "ABK" | "ABF" | "ABJ" | "APR" | "ABN" => Some((codesets::icd10cm_shape(code), "an ICD-10-CM code (no dot)")),
-                    "BBR" | "BBQ" => Some((codesets::icd10pcs_shape(code), "an ICD-10-PCS code")),
-                    "BK" | "BF" | "BJ" | "PR" | "BN" if icd9_era => Some((
+                    b"ABK" | b"ABF" | b"ABJ" | b"APR" | b"ABN" => {
+                        Some((codesets::icd10cm_shape(code), "an ICD-10-CM code (no dot)"))
+                    }
+                    b"BBR" | b"BBQ" => Some((codesets::icd10pcs_shape(code), "an ICD-10-PCS code")),
+                    b"BK" | b"BF" | b"BJ" | b"PR" | b"BN" if icd9_era => Some((
                         (3..=5).contains(&code.len()) && code.iter().all(|b| b.is_ascii_alphanumeric()),
                         "an ICD-9-CM diagnosis code (3-5 characters, no dot)",
                     )),
-                    "BK" | "BF" | "BJ" | "PR" | "BN" => Some((
+                    b"BK" | b"BF" | b"BJ" | b"PR" | b"BN" => Some((
                         false,
                         "an ICD-10 code: ICD-9 qualifiers are not used for dates of service from 2015-10-01 on",
                     )),
                     _ => None,
                 };
                 if let Some((false, what)) = check {
-                    cx.issues.push(
-                        cx.at(hi_i)
-                            .element(
-                                e as u16 + 1,
-                                Some(if q.starts_with('B') && q.len() == 2 {
-                                    1
-                                } else {
-                                    2
-                                }),
-                                "1271",
-                                "I12",
-                                Some(code),
-                            )
-                            .issue(
-                                Code::CodeSet,
-                                5,
-                                format!(
-                                    "claim {}: HI{:02} {q} {:?} is not {what}",
-                                    claim.id(),
-                                    e + 1,
-                                    text(code)
-                                ),
-                            ),
-                    );
+                    cx.issues.push(cx.at(*hi_i).element(e as u16 + 1, Some(2), "1271", "I12", Some(code)).issue(
+                        Code::CodeSet,
+                        5,
+                        format!("claim {}: HI{:02} {} {:?} is not {what}", scan.id, e + 1, text(q), text(code)),
+                    ));
                 }
             }
         }
-        // procedure codes
-        for line in claim.lines() {
-            let Some(sv_i) = first_index(line.node, self.service_id()) else {
-                continue;
-            };
-            let q = line.procedure_qualifier();
-            let code = line.procedure_code();
-            let el = if self.kind == Kind837::Institutional {
-                2
-            } else {
-                1
-            };
+        for line in &scan.lines {
+            let Some((sv_i, sv)) = line.service else { continue };
+            let el = if sv.id() == b"SV2" { 2 } else { 1 };
+            let proc = sv.element(el);
+            let q = proc.and_then(|p| p.component(1)).unwrap_or(b"");
+            let code = proc.and_then(|p| p.component(2)).unwrap_or(b"");
             let check = match q {
-                "HC" => Some((
-                    codesets::hcpcs_shape(code.as_bytes()),
-                    "a HCPCS or CPT code",
-                )),
-                "AD" => Some((
-                    codesets::cdt_shape(code.as_bytes()),
-                    "a CDT code (D and 4 digits)",
-                )),
-                "N4" => Some((
-                    code.len() == 11 && code.bytes().all(|b| b.is_ascii_digit()),
-                    "an 11-digit NDC",
-                )),
+                b"HC" => Some((codesets::hcpcs_shape(code), "a HCPCS or CPT code")),
+                b"AD" => Some((codesets::cdt_shape(code), "a CDT code (D and 4 digits)")),
+                b"N4" => Some((code.len() == 11 && code.iter().all(u8::is_ascii_digit), "an 11-digit NDC")),
                 _ => None,
             };
             if let Some((false, what)) = check {
-                cx.issues.push(
-                    cx.at(sv_i)
-                        .element(el, Some(2), "234", "I12", Some(code.as_bytes()))
-                        .issue(
-                            Code::CodeSet,
-                            5,
-                            format!(
-                                "claim {} line {}: procedure {q} {code:?} is not {what}",
-                                claim.id(),
-                                line.number()
-                            ),
-                        ),
-                );
+                cx.issues.push(cx.at(sv_i).element(el as u16, Some(2), "234", "I12", Some(code)).issue(
+                    Code::CodeSet,
+                    5,
+                    format!(
+                        "claim {} line {}: procedure {} {:?} is not {what}",
+                        scan.id,
+                        line.number(),
+                        text(q),
+                        text(code)
+                    ),
+                ));
             }
             if self.kind == Kind837::Professional {
-                let pos = line.place_of_service();
-                if !pos.is_empty() && !codesets::place_of_service(pos.as_bytes()) {
-                    cx.issues.push(
-                        cx.at(sv_i)
-                            .element(5, None, "1331", "I12", Some(pos.as_bytes()))
-                            .issue(
-                                Code::CodeSet,
-                                5,
-                                format!("claim {} line {}: SV105 {pos:?} is not a CMS place-of-service code", claim.id(), line.number()),
-                            ),
-                    );
+                let pos = sv.get(5);
+                if !pos.is_empty() && !codesets::place_of_service(pos) {
+                    cx.issues.push(cx.at(sv_i).element(5, None, "1331", "I12", Some(pos)).issue(
+                        Code::CodeSet,
+                        5,
+                        format!(
+                            "claim {} line {}: SV105 {:?} is not a CMS place-of-service code",
+                            scan.id,
+                            line.number(),
+                            text(pos)
+                        ),
+                    ));
                 }
             }
+            let _ = line.first_date;
         }
         // claim facility code: place of service (P, D) or type of bill (I)
-        if let Some(clm_i) = first_index(claim.node, "CLM") {
-            let fc = claim.facility_code();
+        if let Some((clm_i, clm)) = scan.clm {
+            let fc = clm.element(5).and_then(|e| e.component(1)).unwrap_or(b"");
             let ok = match self.kind {
-                Kind837::Institutional => {
-                    fc.len() == 2 && fc.bytes().all(|b| b.is_ascii_digit()) && !fc.starts_with('0')
-                }
-                _ => codesets::place_of_service(fc.as_bytes()),
+                Kind837::Institutional => fc.len() == 2 && fc.iter().all(u8::is_ascii_digit) && fc[0] != b'0',
+                _ => codesets::place_of_service(fc),
             };
             if !fc.is_empty() && !ok {
                 let what = if self.kind == Kind837::Institutional {
@@ -440,48 +526,12 @@ impl Rules837 {
                 };
                 cx.issues.push(
                     cx.at(clm_i)
-                        .element(5, Some(1), "1331", "I12", Some(fc.as_bytes()))
-                        .issue(
-                            Code::CodeSet,
-                            5,
-                            format!("claim {}: CLM05-1 {fc:?} is not {what}", claim.id()),
-                        ),
+                        .element(5, Some(1), "1331", "I12", Some(fc))
+                        .issue(Code::CodeSet, 5, format!("claim {}: CLM05-1 {:?} is not {what}", scan.id, text(fc))),
                 );
             }
         }
     }
-}
-
-/// Every date of service of a claim (CCYYMMDD): claim and line DTP*472, and 837I
-/// statement dates (DTP*434, both ends of a range).
-fn claim_dates(claim: &Claim<'_>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut take = |d: crate::Qualified<'_>| {
-        if matches!(d.qualifier, "472" | "434") {
-            for part in d.value.split('-') {
-                if part.len() == 8 {
-                    out.push(part.to_string());
-                }
-            }
-        }
-    };
-    claim.dates().for_each(&mut take);
-    for line in claim.lines() {
-        line.dates().for_each(&mut take);
-    }
-    out
-}
-
-fn cas_total(node: LoopRef<'_>) -> Amount {
-    node.segments_with("CAS")
-        .map(|cas| {
-            // CAS02/03, 05/06, 08/09, 11/12, 14/15, 17/18: reason code, amount
-            [3usize, 6, 9, 12, 15, 18]
-                .iter()
-                .filter_map(|&e| amount(text(cas.get(e))))
-                .sum::<Amount>()
-        })
-        .sum()
 }
 
 /// SNIP 4: the patient loop (2000C) is used only when the patient is not the
@@ -514,9 +564,13 @@ fn patient_loop_rule(cx: &mut Cx<'_>, sub: LoopRef<'_>) {
 
 /// SNIP 5: every NM1 with NM108 = XX carries a valid NPI; every PRV03 is a taxonomy
 /// code; every N4 state and ZIP is well formed.
-fn npi_and_taxonomy(cx: &mut Cx<'_>, root: LoopRef<'_>) {
+fn npi_and_taxonomy(cx: &mut Cx<'_>) {
     let tree = cx.tree;
     for index in 0..tree.segments.len() as u32 {
+        let def = tree.segments[index as usize].def;
+        if def == NONE || !matches!(cx.guide.segments[def as usize].key, NM1 | PRV | N4) {
+            continue;
+        }
         let seg = tree.segment(cx.set, index);
         match seg.id() {
             b"NM1" if seg.get(8) == b"XX" => {
@@ -579,7 +633,6 @@ fn npi_and_taxonomy(cx: &mut Cx<'_>, root: LoopRef<'_>) {
             _ => {}
         }
     }
-    let _ = root;
 }
 
 fn entity_name(code: &[u8]) -> &'static str {

@@ -5,6 +5,22 @@
 use crate::Delimiters;
 use memchr::memchr;
 
+/// Finds `needle` in `hay`: a plain loop over the first bytes (elements and components
+/// are short, and a library call costs more than the scan), memchr beyond.
+#[inline]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = hay.len().min(SHORT);
+    if let Some(i) = hay[..head].iter().position(|b| *b == needle) {
+        return Some(i);
+    }
+    if hay.len() > SHORT {
+        memchr(needle, &hay[SHORT..]).map(|i| i + SHORT)
+    } else {
+        None
+    }
+}
+
 /// One segment, borrowed from the input: the identifier and the elements, without the
 /// terminator.
 ///
@@ -115,7 +131,7 @@ impl<'a> Iterator for Elements<'a> {
     #[inline]
     fn next(&mut self) -> Option<Element<'a>> {
         let rest = self.rest?;
-        match memchr(self.delimiters.element, rest) {
+        match find_byte(self.delimiters.element, rest) {
             Some(i) => {
                 self.rest = Some(&rest[i + 1..]);
                 Some(Element::new(&rest[..i], self.delimiters))
@@ -213,7 +229,7 @@ impl<'a, T> Split<'a, T> {
 
     fn next_slice(&mut self) -> Option<&'a [u8]> {
         let rest = self.rest?;
-        match self.sep.and_then(|s| memchr(s, rest)) {
+        match self.sep.and_then(|s| find_byte(s, rest)) {
             Some(i) => {
                 self.rest = Some(&rest[i + 1..]);
                 Some(&rest[..i])

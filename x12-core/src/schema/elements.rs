@@ -61,11 +61,20 @@ impl Spot<'_> {
     }
 }
 
-fn prefix(ctx: &Ctx<'_>) -> String {
-    match ctx.loop_id {
-        Some(l) => format!("{l} "),
-        None => String::new(),
+/// "2300 " before a message, formatted only when a message is made.
+struct Prefix<'a>(Option<&'a str>);
+
+impl std::fmt::Display for Prefix<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(l) => write!(f, "{l} "),
+            None => Ok(()),
+        }
     }
+}
+
+fn prefix<'a>(ctx: &Ctx<'a>) -> Prefix<'a> {
+    Prefix(ctx.loop_id)
 }
 
 /// Checks every element of `seg` against `sd`.

@@ -97,26 +97,12 @@ impl Ctx<'_> {
 /// ```
 pub struct Engine<'g> {
     guide: &'g Guide,
-    /// For each loop, the segment definition of its trigger.
-    triggers: Vec<u32>,
 }
 
 impl<'g> Engine<'g> {
     /// An engine for `guide`.
     pub fn new(guide: &'g Guide) -> Self {
-        let triggers = (0..guide.loops.len())
-            .map(|l| {
-                guide.loops[l]
-                    .children
-                    .iter()
-                    .find_map(|c| match c {
-                        Child::Segment(s) => Some(*s as u32),
-                        Child::Loop(_) => None,
-                    })
-                    .unwrap_or(NONE)
-            })
-            .collect();
-        Engine { guide, triggers }
+        Engine { guide }
     }
 
     /// The guide this engine walks.
@@ -127,7 +113,7 @@ impl<'g> Engine<'g> {
     fn def_of(&self, child: Child) -> u32 {
         match child {
             Child::Segment(s) => s as u32,
-            Child::Loop(l) => self.triggers[l],
+            Child::Loop(l) => self.guide.loops[l].trigger as u32,
         }
     }
 
@@ -155,18 +141,20 @@ impl<'g> Engine<'g> {
     /// Finds where `seg` goes: (frame depth, child index). Exact matches (id and
     /// qualifier) anywhere up the stack win over id-only matches.
     fn place(&self, frames: &[Frame], seg: &Segment<'_>) -> Option<(usize, u32)> {
-        let id = seg.id();
+        let key = super::model::id_key(seg.id());
         for exact in [true, false] {
             for d in (0..frames.len()).rev() {
                 let f = frames[d];
-                let children = &self.guide.loops[f.loop_index as usize].children;
-                for (ci, child) in children.iter().enumerate().skip(f.cursor as usize) {
-                    let def = self.def_of(*child);
-                    if def == NONE || self.guide.segments[def as usize].id.as_bytes() != id {
+                let l = &self.guide.loops[f.loop_index as usize];
+                let Ok(at) = l.by_key.binary_search_by_key(&key, |(k, _)| *k) else {
+                    continue;
+                };
+                for &ci in &l.by_key[at].1 {
+                    if ci < f.cursor {
                         continue;
                     }
-                    if !exact || self.qualifies(def, seg) {
-                        return Some((d, ci as u32));
+                    if !exact || self.qualifies(self.def_of(l.children[ci as usize]), seg) {
+                        return Some((d, ci));
                     }
                 }
             }
@@ -290,9 +278,9 @@ impl<'g> Engine<'g> {
         let children = &g.loops[f.loop_index as usize].children;
         // required children skipped on the way
         for skipped in f.cursor..ci {
-            let c = counts[(f.counts_at + skipped) as usize];
-            if c == 0 && !(skipped == f.cursor && skipped == ci) {
-                self.report_missing(f.loop_index, children[skipped as usize], ctx, issues);
+            let child = children[skipped as usize];
+            if counts[(f.counts_at + skipped) as usize] == 0 && self.required(child) {
+                self.report_missing(f.loop_index, child, ctx, issues);
             }
         }
         let slot = (f.counts_at + ci) as usize;
@@ -410,14 +398,23 @@ impl<'g> Engine<'g> {
     ) {
         let children = &self.guide.loops[f.loop_index as usize].children;
         for ci in from..children.len() as u32 {
-            if counts[(f.counts_at + ci) as usize] == 0 {
-                self.report_missing(f.loop_index, children[ci as usize], ctx, issues);
+            let child = children[ci as usize];
+            if counts[(f.counts_at + ci) as usize] == 0 && self.required(child) {
+                self.report_missing(f.loop_index, child, ctx, issues);
             }
         }
         let subtree_end = tree.nodes.len() as u32;
         let n = &mut tree.nodes[f.node as usize];
         n.end_segment = end_index;
         n.subtree_end = subtree_end;
+    }
+
+    #[inline]
+    fn required(&self, child: Child) -> bool {
+        match child {
+            Child::Segment(s) => self.guide.segments[s].usage == Usage::Required,
+            Child::Loop(l) => self.guide.loops[l].usage == Usage::Required,
+        }
     }
 
     fn report_missing(
@@ -456,7 +453,7 @@ impl<'g> Engine<'g> {
                 if ld.usage != Usage::Required {
                     return;
                 }
-                let trigger = &g.segments[self.triggers[l] as usize];
+                let trigger = &g.segments[g.loops[l].trigger];
                 let here = Ctx {
                     loop_id: Some(ld.id.as_str()),
                     ..*ctx

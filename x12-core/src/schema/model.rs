@@ -120,12 +120,15 @@ impl ElementDef {
     }
 
     /// Whether `value` is one of the allowed codes (true when there is no list).
+    #[inline]
     pub fn allows(&self, value: &[u8]) -> bool {
-        self.codes.is_empty()
-            || self
-                .codes
-                .binary_search_by(|c| c.as_bytes().cmp(value))
-                .is_ok()
+        if self.codes.is_empty() {
+            return true;
+        }
+        if self.codes.len() <= 16 {
+            return self.codes.iter().any(|c| bytes_eq(c.as_bytes(), value));
+        }
+        self.codes.binary_search_by(|c| c.as_bytes().cmp(value)).is_ok()
     }
 }
 
@@ -134,6 +137,8 @@ impl ElementDef {
 pub struct SegmentDef {
     /// Segment id (`NM1`).
     pub id: String,
+    /// The id packed into an integer ([`id_key`]), for fast matching.
+    pub key: u32,
     /// Name at this place (`Billing Provider Name`).
     pub name: String,
     /// Usage.
@@ -177,6 +182,8 @@ pub enum Child {
 pub struct LoopDef {
     /// Loop id as the guide prints it (`2010AA`); the root is the transaction set itself.
     pub id: String,
+    /// The id packed into an integer ([`loop_key`]), for fast comparison.
+    pub key: u64,
     /// Name.
     pub name: String,
     /// Usage.
@@ -187,6 +194,11 @@ pub struct LoopDef {
     pub parent: Option<usize>,
     /// Segments and loops, in order.
     pub children: Vec<Child>,
+    /// Index into [`Guide::segments`] of the loop's first segment (its trigger).
+    pub trigger: usize,
+    /// For each segment id that can start a child here (a segment, or a child loop's
+    /// trigger): its [`id_key`] and the child indices, in order. Sorted by key.
+    pub by_key: Vec<(u32, Vec<u32>)>,
     /// Line in the guide file.
     pub line: usize,
 }
@@ -265,4 +277,50 @@ impl Guide {
             .sum();
         (self.loops.len() - 1, self.segments.len(), elements)
     }
+}
+
+/// A segment id packed into an integer: up to three bytes, and the length.
+///
+/// ```
+/// use x12_core::schema::id_key;
+/// assert_eq!(id_key(b"NM1"), id_key(b"NM1"));
+/// assert_ne!(id_key(b"N3"), id_key(b"N3\0"));
+/// ```
+#[inline]
+pub fn id_key(id: &[u8]) -> u32 {
+    if id.len() > 3 {
+        return u32::MAX;
+    }
+    let mut k = id.len() as u32;
+    for b in id {
+        k = (k << 8) | u32::from(*b);
+    }
+    k
+}
+
+/// Byte equality without a library call: codes and ids are a few bytes long.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A loop id (up to eight bytes, like `2010AA`) packed into an integer.
+///
+/// ```
+/// use x12_core::schema::loop_key;
+/// assert_eq!(loop_key("2300"), loop_key("2300"));
+/// assert_ne!(loop_key("2310A"), loop_key("2310B"));
+/// ```
+#[inline]
+pub fn loop_key(id: &str) -> u64 {
+    let b = id.as_bytes();
+    if b.len() > 7 {
+        // longer ids (rare) fold in their length and a hash; still exact for short ones
+        return b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3)) | (1 << 63);
+    }
+    let mut k = b.len() as u64;
+    for x in b {
+        k = (k << 8) | u64::from(*x);
+    }
+    k
 }

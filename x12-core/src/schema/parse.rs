@@ -298,12 +298,15 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         sources: Vec::new(),
         context: None,
         loops: vec![LoopDef {
+            key: loop_key(""),
             id: String::new(),
             name: "Transaction Set".into(),
             usage: Usage::Required,
             max: Some(1),
             parent: None,
             children: Vec::new(),
+            trigger: 0,
+            by_key: Vec::new(),
             line: 0,
         }],
         segments: Vec::new(),
@@ -390,12 +393,15 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                 let name = quoted(&toks, 4).map_err(fail)?.to_string();
                 let idx = g.loops.len();
                 g.loops.push(LoopDef {
+                    key: loop_key(&id),
                     id,
                     name,
                     usage,
                     max,
                     parent: Some(parent),
                     children: Vec::new(),
+                    trigger: 0,
+                    by_key: Vec::new(),
                     line: line_no,
                 });
                 g.loops[parent].children.push(Child::Loop(idx));
@@ -418,6 +424,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                 let name = quoted(&toks, 4).map_err(fail)?.to_string();
                 let idx = g.segments.len();
                 g.segments.push(SegmentDef {
+                    key: id_key(id.as_bytes()),
                     id,
                     name,
                     usage,
@@ -507,13 +514,33 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
             "the header needs at least one `source \"...\"` citation".into(),
         ));
     }
-    for l in &g.loops[1..] {
-        if !matches!(l.children.first(), Some(Child::Segment(_))) {
-            return Err(err(
-                l.line,
-                format!("loop {} must start with a segment (its trigger)", l.id),
-            ));
+    for l in &mut g.loops[1..] {
+        match l.children.first() {
+            Some(Child::Segment(t)) => l.trigger = *t,
+            _ => {
+                return Err(err(
+                    l.line,
+                    format!("loop {} must start with a segment (its trigger)", l.id),
+                ))
+            }
         }
+    }
+    // child lookup by segment id, for the engine
+    for li in 0..g.loops.len() {
+        let mut by_key: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (ci, child) in g.loops[li].children.iter().enumerate() {
+            let def = match child {
+                Child::Segment(s) => *s,
+                Child::Loop(l) => g.loops[*l].trigger,
+            };
+            let key = g.segments[def].key;
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(ci as u32),
+                None => by_key.push((key, vec![ci as u32])),
+            }
+        }
+        by_key.sort_by_key(|(k, _)| *k);
+        g.loops[li].by_key = by_key;
     }
     for s in &mut g.segments {
         for r in &s.rules {

@@ -82,11 +82,24 @@ impl<'a> LoopRef<'a> {
         (p != NONE).then(|| self.at(p))
     }
 
+    fn key(&self) -> u64 {
+        match self.tree.nodes.get(self.node as usize) {
+            Some(n) => self.guide.loops[n.loop_index as usize].key,
+            None => 0,
+        }
+    }
+
+    /// Whether this is an instance of loop `id`.
+    pub fn is(&self, id: &str) -> bool {
+        self.key() == super::model::loop_key(id)
+    }
+
     /// The nearest enclosing instance of loop `id` (this loop included).
     pub fn ancestor(&self, id: &str) -> Option<Self> {
+        let key = super::model::loop_key(id);
         let mut cur = Some(*self);
         while let Some(l) = cur {
-            if l.id() == id {
+            if l.key() == key {
                 return Some(l);
             }
             cur = l.parent();
@@ -101,13 +114,15 @@ impl<'a> LoopRef<'a> {
     }
 
     /// Direct child loops with id `id`.
-    pub fn children_with(&self, id: &'a str) -> impl Iterator<Item = LoopRef<'a>> + 'a {
-        self.children().filter(move |c| c.id() == id)
+    pub fn children_with(&self, id: &str) -> impl Iterator<Item = LoopRef<'a>> + 'a {
+        let key = super::model::loop_key(id);
+        self.children().filter(move |c| c.key() == key)
     }
 
     /// The first direct child loop with id `id`.
     pub fn child(&self, id: &str) -> Option<LoopRef<'a>> {
-        self.children().find(|c| c.id() == id)
+        let key = super::model::loop_key(id);
+        self.children().find(|c| c.key() == key)
     }
 
     /// Descendant loops (any depth) with id `id`, in order.
@@ -123,6 +138,13 @@ impl<'a> LoopRef<'a> {
             .filter(move |l| l.id() == id)
     }
 
+    /// Every loop instance below this one, in order (pre-order, any depth).
+    pub fn subtree(&self) -> impl Iterator<Item = LoopRef<'a>> + 'a {
+        let me = *self;
+        let end = self.tree.nodes.get(self.node as usize).map_or(0, |n| n.subtree_end);
+        (self.node + 1..end).map(move |n| me.at(n))
+    }
+
     /// The segments directly in this loop instance (its trigger first).
     pub fn segments(&self) -> impl Iterator<Item = Segment<'a>> + 'a {
         let (set, tree) = (self.set, self.tree);
@@ -131,27 +153,32 @@ impl<'a> LoopRef<'a> {
     }
 
     /// The segments with id `id`, with their index in the set.
-    pub fn indexed(&self, id: &'a str) -> impl Iterator<Item = (u32, Segment<'a>)> + 'a {
+    pub fn indexed(&self, id: &str) -> impl Iterator<Item = (u32, Segment<'a>)> + 'a {
         let (set, tree) = (self.set, self.tree);
+        let key = super::model::id_key(id.as_bytes());
         tree.own_segments(self.node)
             .map(move |i| (i, tree.segment(set, i)))
-            .filter(move |(_, s)| s.id() == id.as_bytes())
+            .filter(move |(_, s)| super::model::id_key(s.id()) == key)
     }
 
     /// The first segment with id `id`.
     pub fn segment(&self, id: &str) -> Option<Segment<'a>> {
-        self.segments().find(|s| s.id() == id.as_bytes())
+        let key = super::model::id_key(id.as_bytes());
+        self.segments().find(|s| super::model::id_key(s.id()) == key)
     }
 
     /// Every segment with id `id`.
-    pub fn segments_with(&self, id: &'a str) -> impl Iterator<Item = Segment<'a>> + 'a {
-        self.segments().filter(move |s| s.id() == id.as_bytes())
+    pub fn segments_with(&self, id: &str) -> impl Iterator<Item = Segment<'a>> + 'a {
+        let key = super::model::id_key(id.as_bytes());
+        self.segments().filter(move |s| super::model::id_key(s.id()) == key)
     }
 
     /// The first segment with id `id` whose element 1 is `qualifier` (`DTP*472`, `REF*G1`).
     pub fn qualified(&self, id: &str, qualifier: &str) -> Option<Segment<'a>> {
-        self.segments()
-            .find(|s| s.id() == id.as_bytes() && s.get(1) == qualifier.as_bytes())
+        let key = super::model::id_key(id.as_bytes());
+        self.segments().find(|s| {
+            super::model::id_key(s.id()) == key && super::model::bytes_eq(s.get(1), qualifier.as_bytes())
+        })
     }
 
     /// Element `n` of the first segment `id`, as text ("" when absent).
