@@ -214,11 +214,24 @@ impl LineScan<'_> {
 impl GuideRules for Rules837 {
     fn check(&self, guide: &Guide, set: &TransactionSet, tree: &LoopTree, issues: &mut Vec<Issue>) {
         let root = LoopRef::root(set, tree, guide);
-        let mut cx = Cx { set, tree, guide, issues };
+        let mut cx = Cx {
+            set,
+            tree,
+            guide,
+            issues,
+        };
         let mut billing_npi: &[u8] = b"";
         for node in root.subtree() {
             match node.id() {
-                "2010AA" => billing_npi = node.segment("NM1").map_or(&b""[..], |s| if s.get(8) == b"XX" { s.get(9) } else { b"" }),
+                "2010AA" => {
+                    billing_npi = node.segment("NM1").map_or(&b""[..], |s| {
+                        if s.get(8) == b"XX" {
+                            s.get(9)
+                        } else {
+                            b""
+                        }
+                    })
+                }
                 "2000B" => patient_loop_rule(&mut cx, node),
                 "2300" => {
                     let scan = ClaimScan::read(node);
@@ -246,12 +259,18 @@ impl Rules837 {
 
     fn balance(&self, cx: &mut Cx<'_>, claim: LoopRef<'_>, scan: &ClaimScan<'_>) {
         let Some((clm_i, clm)) = scan.clm else { return };
-        let Some(total) = amount(clm.get(2)) else { return };
+        let Some(total) = amount(clm.get(2)) else {
+            return;
+        };
         let mut sum = Amount(0);
         let mut lines = 0;
         for line in &scan.lines {
-            let Some((_, sv)) = line.service else { continue };
-            let Some(charge) = amount(self.charge(&sv)) else { continue };
+            let Some((_, sv)) = line.service else {
+                continue;
+            };
+            let Some(charge) = amount(self.charge(&sv)) else {
+                continue;
+            };
             sum = sum + charge;
             lines += 1;
             // 2430: paid + line adjustments = line charge
@@ -355,7 +374,13 @@ impl Rules837 {
         }
     }
 
-    fn situational(&self, cx: &mut Cx<'_>, claim: LoopRef<'_>, scan: &ClaimScan<'_>, billing_npi: &[u8]) {
+    fn situational(
+        &self,
+        cx: &mut Cx<'_>,
+        claim: LoopRef<'_>,
+        scan: &ClaimScan<'_>,
+        billing_npi: &[u8],
+    ) {
         let diagnoses = scan
             .his
             .iter()
@@ -363,7 +388,9 @@ impl Rules837 {
             .filter(|e| matches!(e.component(1), Some(b"ABK" | b"ABF" | b"BK" | b"BF")))
             .count();
         for line in &scan.lines {
-            let Some((sv_i, sv)) = line.service else { continue };
+            let Some((sv_i, sv)) = line.service else {
+                continue;
+            };
             // DTP*472 at claim or line level (837I: statement dates DTP*434 cover it)
             let covered = line.has_472
                 || scan.has_472
@@ -386,12 +413,16 @@ impl Rules837 {
                 Kind837::Dental => 11u16,
                 Kind837::Institutional => continue,
             };
-            let Some(pointers) = sv.element(usize::from(pointer_el)) else { continue };
+            let Some(pointers) = sv.element(usize::from(pointer_el)) else {
+                continue;
+            };
             for (c, p) in pointers.components().enumerate() {
                 if p.is_empty() {
                     continue;
                 }
-                let ok = text(p).parse::<usize>().is_ok_and(|v| v >= 1 && v <= diagnoses && v <= 12);
+                let ok = text(p)
+                    .parse::<usize>()
+                    .is_ok_and(|v| v >= 1 && v <= diagnoses && v <= 12);
                 if !ok {
                     cx.issues.push(
                         cx.at(sv_i)
@@ -416,7 +447,9 @@ impl Rules837 {
                 if !p.id().starts_with("2310") {
                     continue;
                 }
-                let Some((i, nm1)) = p.indexed("NM1").next() else { continue };
+                let Some((i, nm1)) = p.indexed("NM1").next() else {
+                    continue;
+                };
                 if nm1.get(1) == b"82" && nm1.get(8) == b"XX" && nm1.get(9) == billing_npi {
                     let mut issue = cx.at(i).element(9, None, "67", "I12", Some(nm1.get(9))).issue(
                         Code::Situational,
@@ -461,16 +494,28 @@ impl Rules837 {
                     _ => None,
                 };
                 if let Some((false, what)) = check {
-                    cx.issues.push(cx.at(*hi_i).element(e as u16 + 1, Some(2), "1271", "I12", Some(code)).issue(
-                        Code::CodeSet,
-                        5,
-                        format!("claim {}: HI{:02} {} {:?} is not {what}", scan.id, e + 1, text(q), text(code)),
-                    ));
+                    cx.issues.push(
+                        cx.at(*hi_i)
+                            .element(e as u16 + 1, Some(2), "1271", "I12", Some(code))
+                            .issue(
+                                Code::CodeSet,
+                                5,
+                                format!(
+                                    "claim {}: HI{:02} {} {:?} is not {what}",
+                                    scan.id,
+                                    e + 1,
+                                    text(q),
+                                    text(code)
+                                ),
+                            ),
+                    );
                 }
             }
         }
         for line in &scan.lines {
-            let Some((sv_i, sv)) = line.service else { continue };
+            let Some((sv_i, sv)) = line.service else {
+                continue;
+            };
             let el = if sv.id() == b"SV2" { 2 } else { 1 };
             let proc = sv.element(el);
             let q = proc.and_then(|p| p.component(1)).unwrap_or(b"");
@@ -478,35 +523,46 @@ impl Rules837 {
             let check = match q {
                 b"HC" => Some((codesets::hcpcs_shape(code), "a HCPCS or CPT code")),
                 b"AD" => Some((codesets::cdt_shape(code), "a CDT code (D and 4 digits)")),
-                b"N4" => Some((code.len() == 11 && code.iter().all(u8::is_ascii_digit), "an 11-digit NDC")),
+                b"N4" => Some((
+                    code.len() == 11 && code.iter().all(u8::is_ascii_digit),
+                    "an 11-digit NDC",
+                )),
                 _ => None,
             };
             if let Some((false, what)) = check {
-                cx.issues.push(cx.at(sv_i).element(el as u16, Some(2), "234", "I12", Some(code)).issue(
-                    Code::CodeSet,
-                    5,
-                    format!(
-                        "claim {} line {}: procedure {} {:?} is not {what}",
-                        scan.id,
-                        line.number(),
-                        text(q),
-                        text(code)
-                    ),
-                ));
+                cx.issues.push(
+                    cx.at(sv_i)
+                        .element(el as u16, Some(2), "234", "I12", Some(code))
+                        .issue(
+                            Code::CodeSet,
+                            5,
+                            format!(
+                                "claim {} line {}: procedure {} {:?} is not {what}",
+                                scan.id,
+                                line.number(),
+                                text(q),
+                                text(code)
+                            ),
+                        ),
+                );
             }
             if self.kind == Kind837::Professional {
                 let pos = sv.get(5);
                 if !pos.is_empty() && !codesets::place_of_service(pos) {
-                    cx.issues.push(cx.at(sv_i).element(5, None, "1331", "I12", Some(pos)).issue(
-                        Code::CodeSet,
-                        5,
-                        format!(
+                    cx.issues.push(
+                        cx.at(sv_i)
+                            .element(5, None, "1331", "I12", Some(pos))
+                            .issue(
+                                Code::CodeSet,
+                                5,
+                                format!(
                             "claim {} line {}: SV105 {:?} is not a CMS place-of-service code",
                             scan.id,
                             line.number(),
                             text(pos)
                         ),
-                    ));
+                            ),
+                    );
                 }
             }
             let _ = line.first_date;
@@ -515,7 +571,9 @@ impl Rules837 {
         if let Some((clm_i, clm)) = scan.clm {
             let fc = clm.element(5).and_then(|e| e.component(1)).unwrap_or(b"");
             let ok = match self.kind {
-                Kind837::Institutional => fc.len() == 2 && fc.iter().all(u8::is_ascii_digit) && fc[0] != b'0',
+                Kind837::Institutional => {
+                    fc.len() == 2 && fc.iter().all(u8::is_ascii_digit) && fc[0] != b'0'
+                }
                 _ => codesets::place_of_service(fc),
             };
             if !fc.is_empty() && !ok {
@@ -527,7 +585,11 @@ impl Rules837 {
                 cx.issues.push(
                     cx.at(clm_i)
                         .element(5, Some(1), "1331", "I12", Some(fc))
-                        .issue(Code::CodeSet, 5, format!("claim {}: CLM05-1 {:?} is not {what}", scan.id, text(fc))),
+                        .issue(
+                            Code::CodeSet,
+                            5,
+                            format!("claim {}: CLM05-1 {:?} is not {what}", scan.id, text(fc)),
+                        ),
                 );
             }
         }

@@ -161,20 +161,21 @@ impl Ack999 {
                 }
             }
             let Some(ik3) = &i.ik3 else { continue };
-            let note = match notes
-                .iter_mut()
-                .find(|n| n.ik3.position == ik3.position && n.ik3.code == ik3.code)
+            let at = match notes
+                .iter()
+                .position(|n| n.ik3.position == ik3.position && n.ik3.code == ik3.code)
             {
-                Some(n) => n,
+                Some(at) => at,
                 None => {
                     notes.push(SegmentNote {
                         ik3: ik3.clone(),
                         context: i.context.clone(),
                         elements: Vec::new(),
                     });
-                    notes.last_mut().expect("just pushed")
+                    notes.len() - 1
                 }
             };
+            let note = &mut notes[at];
             if let Some(ik4) = &i.ik4 {
                 if note.elements.len() < 99 {
                     note.elements.push(ik4.clone());

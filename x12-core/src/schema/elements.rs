@@ -90,12 +90,11 @@ pub(crate) fn check_elements(
     for (i, el) in seg.elements().enumerate() {
         let pos = i + 1;
         last_pos = pos;
-        while defs.peek().is_some_and(|d| usize::from(d.position) < pos) {
-            let d = defs.next().expect("peeked");
+        while let Some(d) = defs.next_if(|d| usize::from(d.position) < pos) {
             missing(sd, d, ctx, issues);
         }
-        let def = match defs.peek() {
-            Some(d) if usize::from(d.position) == pos => defs.next().expect("peeked"),
+        let def = match defs.next_if(|d| usize::from(d.position) == pos) {
+            Some(d) => d,
             _ => {
                 if !el.is_empty() {
                     let spot = Spot {
@@ -256,12 +255,11 @@ fn check_element(
             let mut comps = def.components.iter().peekable();
             for (c, value) in rep.components().enumerate() {
                 n = c + 1;
-                while comps.peek().is_some_and(|d| usize::from(d.position) < n) {
-                    let d = comps.next().expect("peeked");
+                while let Some(d) = comps.next_if(|d| usize::from(d.position) < n) {
                     missing_component(sd, def, d, ctx, pos, repetition, issues);
                 }
-                let cdef = match comps.peek() {
-                    Some(d) if usize::from(d.position) == n => comps.next().expect("peeked"),
+                let cdef = match comps.next_if(|d| usize::from(d.position) == n) {
+                    Some(d) => d,
                     _ => {
                         if !value.is_empty() {
                             let spot = Spot {

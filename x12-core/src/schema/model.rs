@@ -128,7 +128,9 @@ impl ElementDef {
         if self.codes.len() <= 16 {
             return self.codes.iter().any(|c| bytes_eq(c.as_bytes(), value));
         }
-        self.codes.binary_search_by(|c| c.as_bytes().cmp(value)).is_ok()
+        self.codes
+            .binary_search_by(|c| c.as_bytes().cmp(value))
+            .is_ok()
     }
 }
 
@@ -316,7 +318,9 @@ pub fn loop_key(id: &str) -> u64 {
     let b = id.as_bytes();
     if b.len() > 7 {
         // longer ids (rare) fold in their length and a hash; still exact for short ones
-        return b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3)) | (1 << 63);
+        return b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+            (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3)
+        }) | (1 << 63);
     }
     let mut k = b.len() as u64;
     for x in b {

@@ -141,7 +141,11 @@ impl<'a> LoopRef<'a> {
     /// Every loop instance below this one, in order (pre-order, any depth).
     pub fn subtree(&self) -> impl Iterator<Item = LoopRef<'a>> + 'a {
         let me = *self;
-        let end = self.tree.nodes.get(self.node as usize).map_or(0, |n| n.subtree_end);
+        let end = self
+            .tree
+            .nodes
+            .get(self.node as usize)
+            .map_or(0, |n| n.subtree_end);
         (self.node + 1..end).map(move |n| me.at(n))
     }
 
@@ -164,20 +168,23 @@ impl<'a> LoopRef<'a> {
     /// The first segment with id `id`.
     pub fn segment(&self, id: &str) -> Option<Segment<'a>> {
         let key = super::model::id_key(id.as_bytes());
-        self.segments().find(|s| super::model::id_key(s.id()) == key)
+        self.segments()
+            .find(|s| super::model::id_key(s.id()) == key)
     }
 
     /// Every segment with id `id`.
     pub fn segments_with(&self, id: &str) -> impl Iterator<Item = Segment<'a>> + 'a {
         let key = super::model::id_key(id.as_bytes());
-        self.segments().filter(move |s| super::model::id_key(s.id()) == key)
+        self.segments()
+            .filter(move |s| super::model::id_key(s.id()) == key)
     }
 
     /// The first segment with id `id` whose element 1 is `qualifier` (`DTP*472`, `REF*G1`).
     pub fn qualified(&self, id: &str, qualifier: &str) -> Option<Segment<'a>> {
         let key = super::model::id_key(id.as_bytes());
         self.segments().find(|s| {
-            super::model::id_key(s.id()) == key && super::model::bytes_eq(s.get(1), qualifier.as_bytes())
+            super::model::id_key(s.id()) == key
+                && super::model::bytes_eq(s.get(1), qualifier.as_bytes())
         })
     }
 
