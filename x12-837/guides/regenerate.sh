@@ -15,4 +15,6 @@ conv=(python3 "$here/from-pyx12.py" --pyx12-version "$ver" --dataele "$map/datae
   --alias 005010X223 --alias 005010X223A1 --alias 005010X223A3 --context "CLM 01" > "$here/837i.guide"
 "${conv[@]}" --map "$map/277.5010.X214.xml" --id 277CA --version 005010X214 --transaction 277 HN > "$here/277ca.guide"
 "${conv[@]}" --map "$map/999.5010X231.A1.xml" --id 999 --version 005010X231A1 --transaction 999 FA \
-  --alias 005010X231 > "$here/../../x12-core/guides/999.guide"
+  --alias 005010X231 --dataele-override 447=AN:1-6 --dataele-override 719=N0:1-10 \
+  --source "IK302 (719) N0 1-10 and IK303 (447) AN 1-6 per the 5010 data element dictionary as published at www.stedi.com/edi/x12/segment/IK3 (pyx12's dataele.xml carries the 4010 lengths)" \
+  > "$here/../../x12-core/guides/999.guide"

@@ -126,9 +126,9 @@ impl Ack999 {
     pub fn new(gs: Option<&GroupHeader>) -> Self {
         let f = |b: Option<&[u8]>| b.map(lossy).unwrap_or_default();
         Ack999 {
-            functional_id: f(gs.map(|g| g.functional_id())),
-            group_control: f(gs.map(|g| g.control_number())),
-            version: f(gs.map(|g| g.version())),
+            functional_id: echo_text(&f(gs.map(|g| g.functional_id())), 2, 2),
+            group_control: echo_number(&f(gs.map(|g| g.control_number())), 9),
+            version: echo_text(&f(gs.map(|g| g.version())), 1, 12),
             sender: f(gs.map(|g| g.sender())),
             receiver: f(gs.map(|g| g.receiver())),
             sets: Vec::new(),
@@ -176,6 +176,9 @@ impl Ack999 {
                 }
             };
             let note = &mut notes[at];
+            // IK301 is a 2-3 character id: an unrecognizable one is cut or padded
+            // (IK302 still locates the segment exactly)
+            note.ik3.segment_id = echo_text(&note.ik3.segment_id, 2, 3);
             if let Some(ik4) = &i.ik4 {
                 if note.elements.len() < 99 {
                     note.elements.push(ik4.clone());
@@ -199,9 +202,16 @@ impl Ack999 {
         }
         let h = set.header();
         self.sets.push(SetResponse {
-            id: lossy(h.get(1)),
-            control_number: lossy(h.get(2)),
-            version: lossy(h.get(3)),
+            id: echo_text(&lossy(h.get(1)), 3, 3),
+            control_number: echo_text(&lossy(h.get(2)), 4, 9),
+            version: {
+                let v = lossy(h.get(3));
+                if v.is_empty() {
+                    v
+                } else {
+                    echo_text(&v, 1, 35)
+                }
+            },
             status,
             codes,
             segments: notes,
@@ -301,6 +311,12 @@ impl Ack999 {
                         p.push(c as char);
                         p.push_str(&r.to_string());
                     }
+                    // IK402 is numeric: a composite's id (C022) is left out
+                    let reference = if e.reference.bytes().all(|b| b.is_ascii_digit()) {
+                        e.reference.as_str()
+                    } else {
+                        ""
+                    };
                     let value: String = e
                         .value
                         .as_deref()
@@ -313,7 +329,7 @@ impl Ack999 {
                         b"IK4",
                         &[
                             p.as_bytes(),
-                            e.reference.as_bytes(),
+                            reference.as_bytes(),
                             e.code.as_bytes(),
                             value.as_bytes(),
                         ],
@@ -341,6 +357,28 @@ impl Ack999 {
         w.write_fields(b"SE", &[count.as_bytes(), st02.as_bytes()])?;
         Ok(n + 1)
     }
+}
+
+/// A numeric control number echoed in a 999 (N0): its digits, or 0 when it had none,
+/// so a broken header still gets a well-formed acknowledgment.
+fn echo_number(v: &str, max: usize) -> String {
+    let d: String = v.chars().filter(char::is_ascii_digit).take(max).collect();
+    if d.is_empty() {
+        "0".into()
+    } else {
+        d
+    }
+}
+
+/// An identifier echoed in a 999 (AN min-max): printable characters only, cut to the
+/// maximum and left-padded with zeros to the minimum.
+fn echo_text(v: &str, min: usize, max: usize) -> String {
+    let t: String = v
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(max)
+        .collect();
+    format!("{t:0>min$}")
 }
 
 /// Renders a whole acknowledgment interchange holding one functional group (GS*FA)

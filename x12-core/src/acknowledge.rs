@@ -9,7 +9,8 @@ use crate::validate::Validator;
 use crate::Reader;
 use std::io::Read;
 
-/// The acknowledgments of one interchange.
+/// The acknowledgments of one interchange. Functional groups of acknowledgments
+/// (GS01 `FA`) get no 999: an acknowledgment is not acknowledged.
 #[derive(Debug, Clone)]
 pub struct InterchangeAcks {
     /// What the envelope checks found.
@@ -56,7 +57,14 @@ pub fn acknowledge<R: Read>(
                 let ack = current
                     .take()
                     .unwrap_or_else(|| Ack999::new(report.header.as_deref()));
-                groups.push(ack.finish(&report));
+                // acknowledgments (GS01 FA: 999, 997) are never acknowledged themselves
+                let is_ack = report
+                    .header
+                    .as_ref()
+                    .is_some_and(|h| h.functional_id() == b"FA");
+                if !is_ack {
+                    groups.push(ack.finish(&report));
+                }
             }
             Item::InterchangeEnd(report) => {
                 let ta1 = Ta1::from_report(&report, duplicate, &Ta1Policy::default());

@@ -9,6 +9,11 @@ use memchr::memchr;
 use nom::bytes::complete::{tag, take};
 use nom::{IResult, Parser};
 
+/// Interchange id qualifiers (ISA05, ISA07) the 5010 control segments allow.
+pub(crate) const QUALIFIERS: &[&[u8]] = &[
+    b"01", b"14", b"20", b"27", b"28", b"29", b"30", b"33", b"ZZ",
+];
+
 /// Width of each ISA field, ISA01..ISA16.
 pub const ISA_WIDTHS: [usize; 16] = [2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1];
 

@@ -173,7 +173,7 @@ pub fn write_isa<W: std::io::Write>(
     let h = report.header.as_ref();
     let qual = |b: Option<&[u8]>| -> String {
         match b {
-            Some(q) if q.len() == 2 && q.iter().all(u8::is_ascii_alphanumeric) => {
+            Some(q) if crate::isa::QUALIFIERS.contains(&q) => {
                 String::from_utf8_lossy(q).into_owned()
             }
             _ => "ZZ".into(),

@@ -153,6 +153,11 @@ impl<'g> Engine<'g> {
                     if ci < f.cursor {
                         continue;
                     }
+                    // a loop's first segment seen again starts the loop's next
+                    // iteration (found in the parent frame), not a repeat inside this one
+                    if f.loop_index != 0 && l.children[ci as usize] == Child::Segment(l.trigger) {
+                        continue;
+                    }
                     if !exact || self.qualifies(self.def_of(l.children[ci as usize]), seg) {
                         return Some((d, ci));
                     }
