@@ -44,6 +44,9 @@ pub enum Command {
         /// Keep at most this many issues per file (the rest are counted).
         #[arg(long, default_value_t = 10_000)]
         max_issues: usize,
+        /// Check only the envelopes (ISA/IEA, GS/GE, ST/SE), not the guides.
+        #[arg(long)]
+        envelope_only: bool,
         /// Report only findings of WEDI SNIP levels up to this one (1-7).
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(1..=7))]
         max_snip: u8,
@@ -84,8 +87,16 @@ pub fn run(cli: Cli) -> i32 {
             files,
             format,
             max_issues,
+            envelope_only,
             max_snip,
-        } => validate::run(&files, format, max_issues, max_snip, &mut out),
+        } => {
+            let opts = validate::Options {
+                max_issues,
+                max_snip,
+                envelope_only,
+            };
+            validate::run(&files, format, &opts, &mut out)
+        }
         Command::View { file } => view::run(&file, &mut out),
         Command::Ack {
             file,

@@ -31,12 +31,24 @@ struct FileResult<'a> {
     summary: &'a Summary,
 }
 
+/// How `x12 validate` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Keep at most this many issues per file.
+    pub max_issues: usize,
+    /// Report only findings up to this WEDI SNIP level.
+    pub max_snip: u8,
+    /// Check envelopes only, no guide tables.
+    pub envelope_only: bool,
+}
+
 /// Checks one input.
-pub fn check(path: &Path, max_issues: usize, max_snip: u8) -> std::io::Result<Summary> {
+pub fn check(path: &Path, opts: &Options) -> std::io::Result<Summary> {
     let input = Input::open(path)?;
-    let mut summary = Summary::new(max_issues, Ta1Policy::default())
-        .with_validator(crate::guides::validator())
-        .max_snip(max_snip);
+    let mut summary = Summary::new(opts.max_issues, Ta1Policy::default()).max_snip(opts.max_snip);
+    if !opts.envelope_only {
+        summary = summary.with_validator(crate::guides::validator());
+    }
     let (source, progress) = input.split();
     let mut reader = Reader::new(source);
     let result = (|| {
@@ -51,16 +63,10 @@ pub fn check(path: &Path, max_issues: usize, max_snip: u8) -> std::io::Result<Su
 }
 
 /// Runs the command; returns the exit code.
-pub fn run(
-    files: &[PathBuf],
-    format: Format,
-    max_issues: usize,
-    max_snip: u8,
-    out: &mut dyn Write,
-) -> i32 {
+pub fn run(files: &[PathBuf], format: Format, opts: &Options, out: &mut dyn Write) -> i32 {
     let mut code = 0;
     for path in files {
-        let summary = match check(path, max_issues, max_snip) {
+        let summary = match check(path, opts) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("x12: {}: {e}", path.display());
