@@ -357,6 +357,12 @@ pub struct Location {
     /// The control number of the enclosing structure (ST02, GS06 or ISA13).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub control_number: Option<String>,
+    /// The segment as received (without terminator), for showing the finding in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
+    /// The byte range of the element (or component) in `excerpt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<(u32, u32)>,
 }
 
 /// One finding, with everything needed to show it to a person and to render it in a

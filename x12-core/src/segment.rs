@@ -112,6 +112,33 @@ impl<'a> Segment<'a> {
         self.element(n).map(|e| e.as_bytes()).unwrap_or(b"")
     }
 
+    /// The byte range within [`Segment::as_bytes`] of element `n` (1-based), or of
+    /// component `c` of it; past the end, the empty range at the end.
+    ///
+    /// ```
+    /// use x12_core::{Delimiters, Segment};
+    /// let seg = Segment::new(b"CLM*A1*150***11:B:1", Delimiters::default());
+    /// assert_eq!(seg.span_of(2, None), (7, 10));
+    /// assert_eq!(seg.span_of(5, Some(2)), (16, 17));
+    /// assert_eq!(seg.span_of(9, None), (19, 19));
+    /// ```
+    pub fn span_of(&self, n: usize, component: Option<usize>) -> (usize, usize) {
+        let base = self.content.as_ptr() as usize;
+        let end = self.content.len();
+        let Some(el) = self.element(n) else {
+            return (end, end);
+        };
+        let bytes = match component {
+            Some(c) => match el.component(c) {
+                Some(b) => b,
+                None => return (end, end),
+            },
+            None => el.as_bytes(),
+        };
+        let start = bytes.as_ptr() as usize - base;
+        (start, start + bytes.len())
+    }
+
     /// How many elements follow the identifier (trailing empty ones included).
     pub fn element_count(&self) -> usize {
         self.elements().count()

@@ -5,6 +5,7 @@
 
 pub mod ack;
 pub mod input;
+pub mod json;
 pub mod ta1;
 pub mod validate;
 pub mod view;
@@ -65,6 +66,12 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         control_number: u32,
     },
+    /// Print each transaction set as JSON (JSON Lines): envelope, guide, and for 837s
+    /// every claim with its providers, subscriber, patient, diagnoses and lines.
+    Json {
+        /// File to read; `-` reads standard input.
+        file: PathBuf,
+    },
     /// Print the TA1 acknowledgment interchange for each interchange in a file.
     Ta1 {
         /// File to acknowledge; `-` reads standard input.
@@ -98,6 +105,7 @@ pub fn run(cli: Cli) -> i32 {
             validate::run(&files, format, &opts, &mut out)
         }
         Command::View { file } => view::run(&file, &mut out),
+        Command::Json { file } => json::run(&file, &mut out),
         Command::Ack {
             file,
             control_number,

@@ -108,16 +108,25 @@ fn write_text(path: &Path, s: &Summary, out: &mut dyn Write) -> std::io::Result<
             at.push_str(&l.segment_id);
             if let Some(e) = l.element {
                 at.push_str(&format!("{e:02}"));
+                if let Some(c) = l.component {
+                    at.push_str(&format!("-{c}"));
+                }
             }
         }
         if let Some(c) = &l.control_number {
             at.push_str(&format!(", control number {c}"));
+        }
+        if let Some(lp) = &l.loop_id {
+            at.push_str(&format!(" in loop {lp}"));
         }
         writeln!(
             out,
             "{p}: {}: {} at {at} (byte {}): {}",
             i.severity, i.code, l.byte_offset, i.message
         )?;
+        if let Some(ex) = &l.excerpt {
+            write_snippet(out, l.segment_position, ex, l.span)?;
+        }
     }
     if s.issues_dropped > 0 {
         writeln!(out, "{p}: {} more issue(s) not shown", s.issues_dropped)?;
@@ -133,4 +142,40 @@ fn write_text(path: &Path, s: &Summary, out: &mut dyn Write) -> std::io::Result<
         s.error_count(),
         s.issues.iter().filter(|i| !i.is_error()).count()
     )
+}
+
+/// The segment under the finding, with a caret under the element:
+///
+/// ```text
+///      21 | CLM*PFP0001*150***11:X:1*Y*A*Y*Y
+///         |                      ^
+/// ```
+fn write_snippet(
+    out: &mut dyn Write,
+    position: u64,
+    excerpt: &str,
+    span: Option<(u32, u32)>,
+) -> std::io::Result<()> {
+    const WIDTH: usize = 100;
+    let chars: Vec<char> = excerpt
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    let (start, end) = span.map_or((0, 0), |(a, b)| (a as usize, b as usize));
+    let from = if start > WIDTH - 20 {
+        start - (WIDTH - 20)
+    } else {
+        0
+    };
+    let to = chars.len().min(from + WIDTH);
+    let shown: String = chars[from.min(to)..to].iter().collect();
+    let more = if to < chars.len() { "..." } else { "" };
+    let lead = if from > 0 { "..." } else { "" };
+    writeln!(out, "{position:>8} | {lead}{shown}{more}")?;
+    if span.is_some() {
+        let pad = lead.len() + start.saturating_sub(from);
+        let width = end.saturating_sub(start).clamp(1, WIDTH);
+        writeln!(out, "{:>8} | {}{}", "", " ".repeat(pad), "^".repeat(width))?;
+    }
+    Ok(())
 }

@@ -1,8 +1,10 @@
-//! `x12 view`: one segment per line, indented by envelope level, with positions.
+//! `x12 view`: one segment per line with its position, indented by envelope level and,
+//! where a guide table knows the transaction set, by loop, with each loop's id and name.
 
 use super::input::Input;
 use std::io::Write;
 use std::path::Path;
+use x12_core::schema::{LoopTree, NONE};
 use x12_core::{Item, Reader, SegmentRef};
 
 fn line(out: &mut dyn Write, depth: usize, r: &SegmentRef<'_>) -> std::io::Result<()> {
@@ -26,6 +28,8 @@ pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
         }
     };
     let mut depth = 0usize;
+    let validator = crate::guides::validator();
+    let mut tree = LoopTree::default();
     let (source, _progress) = input.split();
     let mut reader = Reader::new(source);
     let result = (|| -> std::io::Result<()> {
@@ -51,9 +55,34 @@ pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
                     }
                 }
                 Item::Transaction(t) => {
+                    let (guide, _) = validator.check_set(&t, &mut tree);
                     for (n, s) in t.segments().enumerate() {
+                        let slot = guide.and(tree.segments.get(n)).copied();
+                        let (node, loop_depth) = match slot {
+                            Some(slot) => (slot.node, depth_of(&tree, slot.node)),
+                            None => (NONE, 0),
+                        };
+                        if let (Some(g), true) = (guide, node != NONE && node != 0) {
+                            let nd = tree.nodes[node as usize];
+                            if nd.first_segment as usize == n {
+                                let l = &g.loops[nd.loop_index as usize];
+                                writeln!(
+                                    out,
+                                    "{:>7}  {:indent$}-- {} {}",
+                                    "",
+                                    "",
+                                    l.id,
+                                    l.name,
+                                    indent = (depth + loop_depth) * 2
+                                )?;
+                            }
+                        }
                         let last = n + 1 == t.segment_count() as usize && t.is_complete();
-                        let d = if n == 0 || last { depth } else { depth + 1 };
+                        let d = if n == 0 || last {
+                            depth
+                        } else {
+                            depth + 1 + loop_depth
+                        };
                         line(out, d, &s)?;
                     }
                 }
@@ -69,4 +98,15 @@ pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
             2
         }
     }
+}
+
+/// How many loops deep `node` is (the transaction set itself is 0).
+fn depth_of(tree: &LoopTree, node: u32) -> usize {
+    let mut d = 0;
+    let mut n = node;
+    while n != NONE && n != 0 {
+        d += 1;
+        n = tree.nodes[n as usize].parent;
+    }
+    d
 }

@@ -46,6 +46,11 @@ impl Spot<'_> {
         };
         i.location.element = Some(self.position);
         i.location.component = self.component;
+        let span = self
+            .ctx
+            .segment
+            .span_of(usize::from(self.position), self.component.map(usize::from));
+        i.location.span = Some((span.0 as u32, span.1 as u32));
         i.location.repetition = self.repetition;
         i.ik4 = Some(Ik4 {
             position: self.position,

@@ -22,6 +22,7 @@ struct Frame {
 
 /// What is known about the segment being placed, for messages and 999 coordinates.
 pub(crate) struct Ctx<'a> {
+    pub segment: Segment<'a>,
     pub set_position: u32,
     pub file_position: u64,
     pub byte_offset: u64,
@@ -44,6 +45,7 @@ impl Ctx<'_> {
             segment_id: segment_id.to_string(),
             loop_id: self.loop_id.map(str::to_string),
             control_number: Some(self.control_number.to_string()),
+            excerpt: Some(lossy(self.segment.as_bytes())),
             ..Location::default()
         });
         i.snip = 2;
@@ -202,6 +204,7 @@ impl<'g> Engine<'g> {
             };
             let seg = Segment::new(&raw[at..span.content_end], d);
             let ctx = Ctx {
+                segment: seg,
                 set_position: index + 1,
                 file_position: set.position() + u64::from(index),
                 byte_offset: set.byte_offset() + (at - lead) as u64,
@@ -247,6 +250,7 @@ impl<'g> Engine<'g> {
         }
         // close every open loop
         let last = Ctx {
+            segment: Segment::new(b"", d),
             set_position: index.max(1),
             file_position: set.position() + u64::from(index.max(1) - 1),
             byte_offset: set.byte_offset() + raw.len() as u64,

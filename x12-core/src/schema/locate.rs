@@ -85,6 +85,11 @@ impl<'a> At<'a> {
             component: self.ik4.as_ref().and_then(|e| e.component),
             loop_id: loop_id.clone(),
             control_number: Some(lossy(self.set.control_number())),
+            excerpt: Some(lossy(seg.as_bytes())),
+            span: self.ik4.as_ref().map(|e| {
+                let (a, b) = seg.span_of(usize::from(e.position), e.component.map(usize::from));
+                (a as u32, b as u32)
+            }),
             ..Location::default()
         });
         i.snip = snip;
