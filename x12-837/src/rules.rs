@@ -391,8 +391,10 @@ impl Rules837 {
             let Some((sv_i, sv)) = line.service else {
                 continue;
             };
-            // DTP*472 at claim or line level (837I: statement dates DTP*434 cover it)
-            let covered = line.has_472
+            // DTP*472 at claim or line level (837I: statement dates DTP*434 cover it);
+            // the 837P table already requires it on every line
+            let covered = self.kind == Kind837::Professional
+                || line.has_472
                 || scan.has_472
                 || (self.kind == Kind837::Institutional && scan.has_434);
             if !covered {
@@ -567,8 +569,9 @@ impl Rules837 {
             }
             let _ = line.first_date;
         }
-        // claim facility code: place of service (P, D) or type of bill (I)
-        if let Some((clm_i, clm)) = scan.clm {
+        // claim facility code: the type of bill (I); the P and D tables check the place
+        // of service themselves
+        if let (Some((clm_i, clm)), Kind837::Institutional) = (scan.clm, self.kind) {
             let fc = clm.element(5).and_then(|e| e.component(1)).unwrap_or(b"");
             let ok = match self.kind {
                 Kind837::Institutional => {
@@ -625,7 +628,7 @@ fn patient_loop_rule(cx: &mut Cx<'_>, sub: LoopRef<'_>) {
 }
 
 /// SNIP 5: every NM1 with NM108 = XX carries a valid NPI; every PRV03 is a taxonomy
-/// code; every N4 state and ZIP is well formed.
+/// code; every US ZIP is 5 or 9 digits (states are checked by the tables' code sets).
 fn npi_and_taxonomy(cx: &mut Cx<'_>) {
     let tree = cx.tree;
     for index in 0..tree.segments.len() as u32 {
@@ -666,30 +669,62 @@ fn npi_and_taxonomy(cx: &mut Cx<'_>) {
             }
             b"N4" => {
                 let (state, zip, country) = (seg.get(2), seg.get(3), seg.get(4));
-                if country.is_empty() || country == b"US" {
-                    if !state.is_empty() && !codesets::state(state) {
-                        let at = cx.at(index);
-                        let loop_id = at.loop_id().unwrap_or("").to_string();
-                        cx.issues
-                            .push(at.element(2, None, "156", "I12", Some(state)).issue(
-                                Code::CodeSet,
-                                5,
-                                format!("{loop_id} N402 {:?} is not a US state code", text(state)),
-                            ));
-                    }
-                    if !zip.is_empty() && !codesets::zip(zip) {
-                        let at = cx.at(index);
-                        let loop_id = at.loop_id().unwrap_or("").to_string();
-                        cx.issues
-                            .push(at.element(3, None, "116", "I12", Some(zip)).issue(
-                                Code::CodeSet,
-                                5,
-                                format!(
-                                    "{loop_id} N403 {:?} is not a 5- or 9-digit ZIP code",
-                                    text(zip)
-                                ),
-                            ));
-                    }
+                // the tables mark most state elements {states}; check the others here
+                let table_checks_state = cx.guide.segments[def as usize]
+                    .element(2)
+                    .is_some_and(|e| e.code_set.is_some());
+                if (country.is_empty() || country == b"US")
+                    && !table_checks_state
+                    && !state.is_empty()
+                    && !codesets::state(state)
+                {
+                    let at = cx.at(index);
+                    let loop_id = at.loop_id().unwrap_or("").to_string();
+                    cx.issues
+                        .push(at.element(2, None, "156", "I12", Some(state)).issue(
+                            Code::CodeSet,
+                            5,
+                            format!("{loop_id} N402 {:?} is not a US state code", text(state)),
+                        ));
+                }
+                // the billing provider's ZIP must be the full nine digits (837 TR3s, 2010AA
+                // N403), unless the table already says so ({digits9})
+                let table_checks_zip = cx.guide.segments[def as usize]
+                    .element(3)
+                    .is_some_and(|e| e.code_set.is_some());
+                let at = cx.at(index);
+                if at.loop_id() == Some("2010AA")
+                    && !table_checks_zip
+                    && zip.len() != 9
+                    && (country.is_empty() || country == b"US")
+                    && !zip.is_empty()
+                {
+                    cx.issues
+                        .push(at.element(3, None, "116", "I12", Some(zip)).issue(
+                            Code::Situational,
+                            4,
+                            format!(
+                            "2010AA N403 billing provider ZIP {:?} must be the full 9-digit ZIP+4",
+                            text(zip)
+                        ),
+                        ));
+                    continue;
+                }
+                if (country.is_empty() || country == b"US")
+                    && !zip.is_empty()
+                    && !codesets::zip(zip)
+                {
+                    let at = cx.at(index);
+                    let loop_id = at.loop_id().unwrap_or("").to_string();
+                    cx.issues
+                        .push(at.element(3, None, "116", "I12", Some(zip)).issue(
+                            Code::CodeSet,
+                            5,
+                            format!(
+                                "{loop_id} N403 {:?} is not a 5- or 9-digit ZIP code",
+                                text(zip)
+                            ),
+                        ));
                 }
             }
             _ => {}

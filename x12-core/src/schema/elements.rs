@@ -181,6 +181,7 @@ pub(crate) fn check_elements(
     for rule in &sd.rules {
         check_rule(sd, rule, present, ctx, issues);
     }
+    check_period(sd, seg, ctx, issues);
 }
 
 fn missing(sd: &SegmentDef, def: &ElementDef, ctx: &Ctx<'_>, issues: &mut Vec<Issue>) {
@@ -638,4 +639,62 @@ fn check_rule(
             list.join(", ")
         ),
     );
+}
+
+/// X12's date/time period pair: element 1251 holds a date in the format its 1250
+/// qualifier names (D8 `CCYYMMDD`, RD8 `CCYYMMDD-CCYYMMDD`, DT `CCYYMMDDHHMM`, TM
+/// `HHMM`). A rule of the standard, not of one guide.
+fn check_period(sd: &SegmentDef, seg: &Segment<'_>, ctx: &Ctx<'_>, issues: &mut Vec<Issue>) {
+    for (i, def) in sd.elements.iter().enumerate() {
+        if def.reference != "1251" || i == 0 || sd.elements[i - 1].reference != "1250" {
+            continue;
+        }
+        let format = seg.get(usize::from(sd.elements[i - 1].position));
+        let value = seg.get(usize::from(def.position));
+        if value.is_empty() {
+            continue;
+        }
+        let ok = match format {
+            b"D8" => value.len() == 8 && is_valid_date(value),
+            b"RD8" => {
+                value.len() == 17
+                    && value[8] == b'-'
+                    && is_valid_date(&value[..8])
+                    && is_valid_date(&value[9..])
+                    && value[..8] <= value[9..]
+            }
+            b"DT" => value.len() == 12 && is_valid_date(&value[..8]) && is_valid_time(&value[8..]),
+            b"TM" => value.len() == 4 && is_valid_time(value),
+            _ => true,
+        };
+        if !ok {
+            let spot = Spot {
+                sd,
+                ctx,
+                position: u16::from(def.position),
+                component: None,
+                repetition: None,
+            };
+            spot.push(
+                issues,
+                def,
+                Code::InvalidDate,
+                "8",
+                Some(value),
+                format!(
+                    "{}{} ({}) {:?} is not a valid {} value{}",
+                    prefix(ctx),
+                    spot.name(),
+                    def.name,
+                    lossy(value),
+                    lossy(format),
+                    if format == b"RD8" {
+                        " (CCYYMMDD-CCYYMMDD, start not after end)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
 }
