@@ -162,11 +162,7 @@ fn write_snippet(
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
     let (start, end) = span.map_or((0, 0), |(a, b)| (a as usize, b as usize));
-    let from = if start > WIDTH - 20 {
-        start - (WIDTH - 20)
-    } else {
-        0
-    };
+    let from = start.saturating_sub(WIDTH - 20);
     let to = chars.len().min(from + WIDTH);
     let shown: String = chars[from.min(to)..to].iter().collect();
     let more = if to < chars.len() { "..." } else { "" };
