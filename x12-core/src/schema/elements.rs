@@ -90,6 +90,10 @@ pub(crate) fn check_elements(
     issues: &mut Vec<Issue>,
 ) {
     let mut defs = sd.elements.iter().peekable();
+    let has_rep = seg
+        .delimiters()
+        .repetition
+        .is_some_and(|r| memchr::memchr(r, seg.as_bytes()).is_some());
     let mut present: u64 = 0; // bit per position 1..=63 that holds a value
     let mut last_pos = 0usize;
     for (i, el) in seg.elements().enumerate() {
@@ -172,7 +176,7 @@ pub(crate) fn check_elements(
             );
             continue;
         }
-        check_element(sd, def, &el, ctx, pos as u16, issues);
+        check_element(sd, def, &el, ctx, pos as u16, has_rep, issues);
     }
     for d in defs {
         missing(sd, d, ctx, issues);
@@ -216,17 +220,31 @@ fn check_element(
     el: &Element<'_>,
     ctx: &Ctx<'_>,
     pos: u16,
+    has_rep: bool,
     issues: &mut Vec<Issue>,
 ) {
-    let reps = if el
-        .delimiters()
-        .repetition
-        .is_some_and(|r| el.as_bytes().contains(&r))
+    let reps = if has_rep
+        && el
+            .delimiters()
+            .repetition
+            .is_some_and(|r| el.as_bytes().contains(&r))
     {
         el.repetitions().count()
     } else {
         1
     };
+    if reps == 1 && !def.is_composite() {
+        // the common case: one simple value
+        let spot = Spot {
+            sd,
+            ctx,
+            position: pos,
+            component: None,
+            repetition: None,
+        };
+        check_value(def, el.as_bytes(), &spot, issues);
+        return;
+    }
     if reps > usize::from(def.repeat) {
         let spot = Spot {
             sd,
