@@ -227,6 +227,11 @@ fn composite(t: &[Tok<'_>]) -> Result<ElementDef, String> {
 
 fn rule(t: &[Tok<'_>]) -> Result<SyntaxRule, String> {
     let w = word(t, 1, "a rule like P0203")?;
+    if !w.is_ascii() || w.is_empty() {
+        return Err(format!(
+            "rule {w:?} must be a letter and two-digit positions"
+        ));
+    }
     let (k, digits) = w.split_at(1);
     let kind = match k {
         "P" => RuleKind::Paired,
@@ -606,6 +611,8 @@ mod tests {
             .unwrap_err()
             .message
             .contains("out of order"));
+        let bad = "guide X 1\ntransaction 837 HC\nsource \"x\"\nseg ST R 1 \"H\"\n  el 01 143 R ID 3-3 \"x\"\n  rule \u{FFFD}0102\n";
+        assert!(parse_guide("x", bad).unwrap_err().message.contains("rule"));
         let bad = "guide X 1\ntransaction 837 HC\nsource \"x\"\nseg ST R 1 \"H\"\n  el 01 143 R ID 3-3 \"x\"\n  rule P0102\n";
         assert!(parse_guide("x", bad)
             .unwrap_err()
