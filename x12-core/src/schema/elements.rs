@@ -663,14 +663,12 @@ fn check_rule(
 /// qualifier names (D8 `CCYYMMDD`, RD8 `CCYYMMDD-CCYYMMDD`, DT `CCYYMMDDHHMM`, TM
 /// `HHMM`). A rule of the standard, not of one guide.
 fn check_period(sd: &SegmentDef, seg: &Segment<'_>, ctx: &Ctx<'_>, issues: &mut Vec<Issue>) {
-    for (i, def) in sd.elements.iter().enumerate() {
-        if def.reference != "1251" || i == 0 || sd.elements[i - 1].reference != "1250" {
-            continue;
-        }
-        let format = seg.get(usize::from(sd.elements[i - 1].position));
+    if let Some((q, i)) = sd.period {
+        let def = &sd.elements[i];
+        let format = seg.get(usize::from(sd.elements[q].position));
         let value = seg.get(usize::from(def.position));
         if value.is_empty() {
-            continue;
+            return;
         }
         let ok = match format {
             b"D8" => value.len() == 8 && is_valid_date(value),

@@ -159,6 +159,9 @@ pub struct SegmentDef {
     pub qualifier: Option<(usize, Option<usize>)>,
     /// Line in the guide file, for messages.
     pub line: usize,
+    /// Indices into `elements` of a date/time period pair (1250 format qualifier,
+    /// 1251 value), when the segment has one.
+    pub period: Option<(usize, usize)>,
 }
 
 impl SegmentDef {

@@ -439,6 +439,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                     rules: Vec::new(),
                     qualifier: None,
                     line: line_no,
+                    period: None,
                 });
                 g.loops[parent].children.push(Child::Segment(idx));
                 open.push(Open::Seg(idx));
@@ -575,6 +576,11 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                 ));
             }
         }
+        s.period = s
+            .elements
+            .windows(2)
+            .position(|w| w[0].reference == "1250" && w[1].reference == "1251")
+            .map(|i| (i, i + 1));
         s.qualifier = s.elements.iter().enumerate().find_map(|(i, e)| {
             if e.is_composite() {
                 e.components
