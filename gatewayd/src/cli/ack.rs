@@ -9,14 +9,10 @@ use x12_core::{acknowledge, render_999_interchange, AckEnvelope};
 
 /// Runs the command; returns the exit code (1 when anything was rejected).
 pub fn run(path: &Path, first_control: u32, out: &mut dyn Write) -> i32 {
-    let input = match Input::open(path) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            return 2;
-        }
+    let (source, _progress) = match Input::for_command(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
-    let (source, _progress) = input.split();
     let validator = crate::guides::validator();
     let acks = match acknowledge(source, &validator, false) {
         Ok(a) => a,
@@ -71,11 +67,5 @@ pub fn run(path: &Path, first_control: u32, out: &mut dyn Write) -> i32 {
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => code,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            2
-        }
-    }
+    super::input::finish(path, result, code)
 }

@@ -47,6 +47,18 @@ impl Input {
         })
     }
 
+    /// Opens `path` for a command: the reader and its progress bar, or, when it cannot
+    /// be opened, the error printed and exit code 2.
+    pub fn for_command(path: &Path) -> Result<(Box<dyn Read>, ProgressGuard), i32> {
+        match Input::open(path) {
+            Ok(i) => Ok(i.split()),
+            Err(e) => {
+                eprintln!("x12: {}: {e}", path.display());
+                Err(2)
+            }
+        }
+    }
+
     /// Splits into the reader and a handle that removes the progress bar when dropped.
     pub fn split(self) -> (Box<dyn Read>, ProgressGuard) {
         (self.reader, ProgressGuard(self.progress))
@@ -60,6 +72,17 @@ impl Drop for ProgressGuard {
     fn drop(&mut self) {
         if let Some(pb) = &self.0 {
             pb.finish_and_clear();
+        }
+    }
+}
+
+/// Ends a command: its exit code, or 2 (with the error printed) when it failed on I/O.
+pub fn finish(path: &Path, result: std::io::Result<()>, code: i32) -> i32 {
+    match result {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("x12: {}: {e}", path.display());
+            2
         }
     }
 }

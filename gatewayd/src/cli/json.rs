@@ -11,14 +11,10 @@ use x12_core::{Item, Reader};
 
 /// Runs the command; returns the exit code.
 pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
-    let input = match Input::open(path) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            return 2;
-        }
+    let (source, _progress) = match Input::for_command(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
-    let (source, _progress) = input.split();
     let validator = crate::guides::validator();
     let mut tree = LoopTree::default();
     let mut code = 0;
@@ -54,11 +50,5 @@ pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => code,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            2
-        }
-    }
+    super::input::finish(path, result, code)
 }

@@ -8,17 +8,13 @@ use x12_core::{AckEnvelope, Item, Reader, Ta1, Ta1Policy};
 
 /// Runs the command; returns the exit code (1 when any interchange is rejected).
 pub fn run(path: &Path, first_control: u32, only_due: bool, out: &mut dyn Write) -> i32 {
-    let input = match Input::open(path) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            return 2;
-        }
+    let (source, _progress) = match Input::for_command(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let now = Stamp::now();
     let mut control = first_control;
     let mut code = 0;
-    let (source, _progress) = input.split();
     let mut reader = Reader::new(source);
     let policy = Ta1Policy::default();
     let result = (|| -> std::io::Result<()> {
@@ -55,11 +51,5 @@ pub fn run(path: &Path, first_control: u32, only_due: bool, out: &mut dyn Write)
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => code,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            2
-        }
-    }
+    super::input::finish(path, result, code)
 }

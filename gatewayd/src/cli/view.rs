@@ -20,17 +20,13 @@ fn line(out: &mut dyn Write, depth: usize, r: &SegmentRef<'_>) -> std::io::Resul
 
 /// Runs the command; returns the exit code.
 pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
-    let input = match Input::open(path) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            return 2;
-        }
+    let (source, _progress) = match Input::for_command(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let mut depth = 0usize;
     let validator = crate::guides::validator();
     let mut tree = LoopTree::default();
-    let (source, _progress) = input.split();
     let mut reader = Reader::new(source);
     let result = (|| -> std::io::Result<()> {
         while let Some(item) = reader.next_item()? {
@@ -91,13 +87,7 @@ pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("x12: {}: {e}", path.display());
-            2
-        }
-    }
+    super::input::finish(path, result, 0)
 }
 
 /// How many loops deep `node` is (the transaction set itself is 0).

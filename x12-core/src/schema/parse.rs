@@ -137,6 +137,20 @@ fn quoted<'a>(t: &[Tok<'a>], i: usize) -> Result<&'a str, String> {
     }
 }
 
+/// The optional `x<repeat>` item at `i`: the repeat (1 when absent) and the index of
+/// the item after it.
+fn repeat_at(t: &[Tok<'_>], i: usize) -> Result<(u16, usize), String> {
+    match t.get(i) {
+        Some(Tok::Word(w)) => w
+            .strip_prefix('x')
+            .and_then(|n| n.parse::<u16>().ok())
+            .filter(|n| *n > 0)
+            .map(|r| (r, i + 1))
+            .ok_or_else(|| format!("{w:?} should be a repeat like x5")),
+        _ => Ok((1, i)),
+    }
+}
+
 /// `el <NN> <ref> <usage> <type> <min>-<max> [x<repeat>] "<name>" [codes] {set}`
 fn element(t: &[Tok<'_>]) -> Result<ElementDef, String> {
     let pos = position(word(t, 1, "a position")?)?;
@@ -153,16 +167,7 @@ fn element(t: &[Tok<'_>]) -> Result<ElementDef, String> {
             "lengths {len:?}: min must not exceed max, max must be > 0"
         ));
     }
-    let mut i = 6;
-    let mut repeat = 1;
-    if let Some(Tok::Word(w)) = t.get(i) {
-        repeat = w
-            .strip_prefix('x')
-            .and_then(|n| n.parse::<u16>().ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{w:?} should be a repeat like x5"))?;
-        i += 1;
-    }
+    let (repeat, mut i) = repeat_at(t, 6)?;
     let name = quoted(t, i)?.to_string();
     i += 1;
     let mut codes = Vec::new();
@@ -196,16 +201,7 @@ fn composite(t: &[Tok<'_>]) -> Result<ElementDef, String> {
     let pos = position(word(t, 1, "a position")?)?;
     let reference = word(t, 2, "a composite reference (C023)")?.to_string();
     let usage = usage(word(t, 3, "a usage")?)?;
-    let mut i = 4;
-    let mut repeat = 1;
-    if let Some(Tok::Word(w)) = t.get(i) {
-        repeat = w
-            .strip_prefix('x')
-            .and_then(|n| n.parse::<u16>().ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{w:?} should be a repeat like x12"))?;
-        i += 1;
-    }
+    let (repeat, i) = repeat_at(t, 4)?;
     let name = quoted(t, i)?.to_string();
     if t.len() > i + 1 {
         return Err("unexpected items after the composite name".into());
