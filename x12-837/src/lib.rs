@@ -99,6 +99,14 @@ pub fn institutional() -> Arc<Guide> {
     INSTITUTIONAL.clone()
 }
 
+static DENTAL: LazyLock<Arc<Guide>> =
+    LazyLock::new(|| load("837d.guide", include_str!("../guides/837d.guide")));
+
+/// The 837D table (005010X224A2).
+pub fn dental() -> Arc<Guide> {
+    DENTAL.clone()
+}
+
 static CLAIM_ACK: LazyLock<Arc<Guide>> =
     LazyLock::new(|| load("277ca.guide", include_str!("../guides/277ca.guide")));
 
@@ -120,6 +128,12 @@ pub fn register(v: Validator) -> Validator {
         institutional(),
         Some(Arc::new(Rules837 {
             kind: Kind837::Institutional,
+        })),
+    )
+    .with_guide(
+        dental(),
+        Some(Arc::new(Rules837 {
+            kind: Kind837::Dental,
         })),
     )
     .with_guide(x277ca(), None)
