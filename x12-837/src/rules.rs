@@ -522,7 +522,17 @@ impl Rules837 {
             let proc = sv.element(el);
             let q = proc.and_then(|p| p.component(1)).unwrap_or(b"");
             let code = proc.and_then(|p| p.component(2)).unwrap_or(b"");
+            // a table that names the code set for the procedure code checks it itself
+            let table_checks = cx
+                .tree
+                .segments
+                .get(sv_i as usize)
+                .filter(|slot| slot.def != NONE)
+                .and_then(|slot| cx.guide.segments[slot.def as usize].element(el))
+                .and_then(|e| e.components.get(1))
+                .is_some_and(|c| c.code_set.is_some());
             let check = match q {
+                _ if table_checks => None,
                 b"HC" => Some((codesets::hcpcs_shape(code), "a HCPCS or CPT code")),
                 b"AD" => Some((codesets::cdt_shape(code), "a CDT code (D and 4 digits)")),
                 b"N4" => Some((
@@ -657,7 +667,10 @@ fn npi_and_taxonomy(cx: &mut Cx<'_>) {
             }
             b"PRV" => {
                 let t = seg.get(3);
-                if !t.is_empty() && !codesets::taxonomy_shape(t) {
+                let table_checks = cx.guide.segments[def as usize]
+                    .element(3)
+                    .is_some_and(|e| e.code_set.is_some());
+                if !t.is_empty() && !table_checks && !codesets::taxonomy_shape(t) {
                     let at = cx.at(index);
                     let loop_id = at.loop_id().unwrap_or("").to_string();
                     cx.issues.push(at.element(3, None, "127", "I12", Some(t)).issue(
