@@ -151,8 +151,17 @@ impl<'g> Engine<'g> {
                 let Ok(at) = l.by_key.binary_search_by_key(&key, |(k, _)| *k) else {
                     continue;
                 };
+                // definitions in the same run as the cursor's (same segment id, one
+                // position in the standard) may come in any order
+                let cursor_child = l.children.get(f.cursor as usize);
+                let floor = match cursor_child {
+                    Some(Child::Segment(s)) if self.guide.segments[*s].key == key => {
+                        l.run_start[f.cursor as usize]
+                    }
+                    _ => f.cursor,
+                };
                 for &ci in &l.by_key[at].1 {
-                    if ci < f.cursor {
+                    if ci < floor {
                         continue;
                     }
                     // a loop's first segment seen again starts the loop's next
@@ -295,7 +304,8 @@ impl<'g> Engine<'g> {
         let slot = (f.counts_at + ci) as usize;
         counts[slot] += 1;
         let n = counts[slot];
-        frames[depth].cursor = ci;
+        // a definition earlier in the cursor's run does not move the cursor back
+        frames[depth].cursor = f.cursor.max(ci);
         let child = children[ci as usize];
         let def = self.def_of(child);
         let sd = &g.segments[def as usize];

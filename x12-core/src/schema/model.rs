@@ -204,6 +204,11 @@ pub struct LoopDef {
     /// For each segment id that can start a child here (a segment, or a child loop's
     /// trigger): its [`id_key`] and the child indices, in order. Sorted by key.
     pub by_key: Vec<(u32, Vec<u32>)>,
+    /// For each child: the first index of the run of consecutive segment definitions
+    /// with the same id it belongs to (itself when alone). The guides list such
+    /// definitions (DTP by qualifier, REF by qualifier...) one after another, but they
+    /// share one position in the standard, so they may arrive in any order.
+    pub run_start: Vec<u32>,
     /// Line in the guide file.
     pub line: usize,
 }

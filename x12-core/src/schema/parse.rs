@@ -308,6 +308,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
             children: Vec::new(),
             trigger: 0,
             by_key: Vec::new(),
+            run_start: Vec::new(),
             line: 0,
         }],
         segments: Vec::new(),
@@ -403,6 +404,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                     children: Vec::new(),
                     trigger: 0,
                     by_key: Vec::new(),
+                    run_start: Vec::new(),
                     line: line_no,
                 });
                 g.loops[parent].children.push(Child::Loop(idx));
@@ -543,6 +545,18 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         }
         by_key.sort_by_key(|(k, _)| *k);
         g.loops[li].by_key = by_key;
+        let mut run_start = Vec::with_capacity(g.loops[li].children.len());
+        for (ci, child) in g.loops[li].children.iter().enumerate() {
+            let start = match (ci.checked_sub(1), child) {
+                (Some(prev), Child::Segment(s)) => match g.loops[li].children[prev] {
+                    Child::Segment(p) if g.segments[p].key == g.segments[*s].key => run_start[prev],
+                    _ => ci as u32,
+                },
+                _ => ci as u32,
+            };
+            run_start.push(start);
+        }
+        g.loops[li].run_start = run_start;
     }
     for s in &mut g.segments {
         for r in &s.rules {
