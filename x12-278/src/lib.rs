@@ -1,8 +1,22 @@
-//! Prior-approval requests and responses (ASC X12 005010X217), typed over the
-//! generic [`x12_core`] reader.
+//! Prior-approval requests and responses (ASC X12 005010X217), over the generic
+//! [`x12_core`] engine.
 //!
-//! This crate is the home of the 278 guide table, typed views and response builder.
-//! For now it identifies 278 transaction sets so callers can route them.
+//! The request and response guide tables (`guides/278-request.guide`,
+//! `guides/278-response.guide`) are data, written from public sources that each file
+//! cites; lines the sources did not settle are marked `# inferred`. Both answer to the
+//! label 005010X217; BHT02 tells them apart (11 response; 01, 13, 36 request).
+//! [`register`] adds them to a [`Validator`]. Typed views and the response builder
+//! come with the 278 work.
+//!
+//! ```
+//! use x12_core::Validator;
+//! let v = x12_278::register(Validator::new());
+//! assert_eq!(v.guides().count(), 2);
+//! ```
+
+use std::sync::{Arc, LazyLock};
+use x12_core::schema::{parse_guide, Guide};
+use x12_core::Validator;
 
 /// The implementation guide version this crate targets (GS08 / ST03).
 pub const GUIDE_VERSION: &str = "005010X217";
@@ -15,4 +29,40 @@ pub const GUIDE_VERSION: &str = "005010X217";
 /// ```
 pub fn is_278(st01: &[u8], st03: Option<&[u8]>) -> bool {
     st01 == b"278" && st03.is_none_or(|v| v.starts_with(GUIDE_VERSION.as_bytes()))
+}
+
+fn load(name: &str, text: &str) -> Arc<Guide> {
+    match parse_guide(name, text) {
+        Ok(g) => Arc::new(g),
+        // bundled data, parsed by this crate's tests: a failure is a build defect
+        Err(e) => panic!("bundled guide table is malformed: {e}"),
+    }
+}
+
+static REQUEST: LazyLock<Arc<Guide>> = LazyLock::new(|| {
+    load(
+        "278-request.guide",
+        include_str!("../guides/278-request.guide"),
+    )
+});
+static RESPONSE: LazyLock<Arc<Guide>> = LazyLock::new(|| {
+    load(
+        "278-response.guide",
+        include_str!("../guides/278-response.guide"),
+    )
+});
+
+/// The 278 request table.
+pub fn request() -> Arc<Guide> {
+    REQUEST.clone()
+}
+
+/// The 278 response table.
+pub fn response() -> Arc<Guide> {
+    RESPONSE.clone()
+}
+
+/// Adds the 278 request and response tables to `v`.
+pub fn register(v: Validator) -> Validator {
+    v.with_guide(request(), None).with_guide(response(), None)
 }

@@ -77,9 +77,11 @@ impl Validator {
     pub fn guide_for(&self, set: &TransactionSet) -> Option<&GuideEntry> {
         let id = set.id();
         let label = set.version();
-        self.entries
-            .iter()
-            .find(|e| e.guide.transaction.as_bytes() == id && e.guide.answers_to(label))
+        self.entries.iter().find(|e| {
+            e.guide.transaction.as_bytes() == id
+                && e.guide.answers_to(label)
+                && selects(&e.guide, set)
+        })
     }
 
     /// Validates one set: its envelope issues, then the guide (if one answers to it).
@@ -133,6 +135,21 @@ impl Validator {
         issues.sort_by_key(|i| (i.location.segment_position, i.location.element.unwrap_or(0)));
         (Some(guide), issues)
     }
+}
+
+/// Whether `set` meets the guide's `select` condition (always, without one): the
+/// named element of the first segment with that id among the set's first few.
+fn selects(guide: &Guide, set: &TransactionSet) -> bool {
+    let Some((seg_id, pos, values)) = &guide.select else {
+        return true;
+    };
+    set.segments()
+        .take(4)
+        .find(|s| s.segment.id() == seg_id.as_bytes())
+        .is_some_and(|s| {
+            let v = s.segment.get(usize::from(*pos));
+            values.iter().any(|x| x.as_bytes() == v)
+        })
 }
 
 /// Sets the 999 CTX (business unit: e.g. CLM01) of issues inside a loop instance that

@@ -232,6 +232,9 @@ pub struct Guide {
     pub sources: Vec<String>,
     /// The business-unit element reported in 999 CTX segments (e.g. (`CLM`, 1)).
     pub context: Option<(String, u8)>,
+    /// Tells apart guides that share a version label (the 278 request and response):
+    /// a header segment id, an element position, and the values that select this guide.
+    pub select: Option<(String, u8, Vec<String>)>,
     /// Loops; index 0 is the root (the transaction set).
     pub loops: Vec<LoopDef>,
     /// Segment definitions.

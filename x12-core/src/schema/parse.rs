@@ -298,6 +298,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         functional_id: String::new(),
         sources: Vec::new(),
         context: None,
+        select: None,
         loops: vec![LoopDef {
             key: loop_key(""),
             id: String::new(),
@@ -361,6 +362,18 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                     let pos = position(word(&toks, 2, "an element position").map_err(fail)?)
                         .map_err(fail)?;
                     g.context = Some((seg, pos));
+                    continue;
+                }
+                "select" => {
+                    let seg = word(&toks, 1, "a segment id").map_err(fail)?.to_string();
+                    let pos = position(word(&toks, 2, "an element position").map_err(fail)?)
+                        .map_err(fail)?;
+                    let Some(Tok::Codes(values)) = toks.get(3) else {
+                        return Err(fail(
+                            "select needs values in brackets, e.g. select BHT 02 [11]".into(),
+                        ));
+                    };
+                    g.select = Some((seg, pos, values.iter().map(|v| v.to_string()).collect()));
                     continue;
                 }
                 "source" => {
