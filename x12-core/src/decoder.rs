@@ -97,6 +97,8 @@ struct SetState {
     position: u64,
     count: u32,
     issues: Vec<Issue>,
+    /// Content span (start, terminator) of each segment read, relative to the set.
+    spans: Vec<(u32, u32)>,
 }
 
 enum Step {
@@ -405,6 +407,7 @@ impl Decoder {
             }
             if let Some(s) = self.set.as_mut() {
                 s.count += 1;
+                s.spans.push((start as u32, span.content_end as u32));
                 // fast path: an ordinary segment inside a set
                 if id != b"SE"
                     && span.terminated
@@ -790,6 +793,11 @@ impl Decoder {
             position: seed.segment_position,
             count: 1,
             issues: set_issues,
+            spans: {
+                let mut v = Vec::with_capacity(64);
+                v.push((start as u32, span.content_end as u32));
+                v
+            },
         });
         self.scan = span.next;
     }
@@ -859,6 +867,7 @@ impl Decoder {
             interchange: self.isa.clone(),
             group: self.group.as_ref().and_then(|g| g.report.header.clone()),
             issues: set.issues,
+            spans: set.spans,
         }));
     }
 

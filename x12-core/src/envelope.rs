@@ -146,6 +146,9 @@ pub struct TransactionSet {
     pub(crate) interchange: Option<Arc<InterchangeHeader>>,
     pub(crate) group: Option<Arc<GroupHeader>>,
     pub(crate) issues: Vec<Issue>,
+    /// Content span (start, terminator) of each segment, relative to `raw`, as the
+    /// decoder found them (so nothing tokenizes the set twice).
+    pub(crate) spans: Vec<(u32, u32)>,
 }
 
 impl TransactionSet {

@@ -205,13 +205,25 @@ impl<'g> Engine<'g> {
             .iter()
             .position(|b| !crate::tokenize::is_space(*b))
             .unwrap_or(raw.len());
-        let mut at = lead;
+        let mut owned_spans = Vec::new();
+        let spans: &[(u32, u32)] = if set.spans.is_empty() {
+            // a set built by hand, not by the decoder: find its segments
+            let mut at = lead;
+            while at < raw.len() {
+                let Some(span) = next_span(raw, at, d.segment, true) else {
+                    break;
+                };
+                owned_spans.push((at as u32, span.content_end as u32));
+                at = span.next;
+            }
+            &owned_spans
+        } else {
+            &set.spans
+        };
         let mut index: u32 = 0;
-        while at < raw.len() {
-            let Some(span) = next_span(raw, at, d.segment, true) else {
-                break;
-            };
-            let seg = Segment::new(&raw[at..span.content_end], d);
+        for &(start, end) in spans {
+            let (at, content_end) = (start as usize, end as usize);
+            let seg = Segment::new(&raw[at..content_end], d);
             let ctx = Ctx {
                 segment: seg,
                 set_position: index + 1,
@@ -239,8 +251,8 @@ impl<'g> Engine<'g> {
             };
             let top = frames[frames.len() - 1];
             tree.segments.push(SegmentSlot {
-                start: at as u32,
-                end: span.content_end as u32,
+                start,
+                end,
                 node: top.node,
                 def,
             });
@@ -255,7 +267,6 @@ impl<'g> Engine<'g> {
                 check_elements(sd, &seg, &ctx, issues);
             }
             index += 1;
-            at = span.next;
         }
         // close every open loop
         let last = Ctx {
