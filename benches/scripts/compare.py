@@ -11,7 +11,9 @@ def timed(cmd, cwd):
     parts = [float(x) for x in wall.split(":")]
     secs = parts[-1] + (parts[-2] * 60 if len(parts) > 1 else 0) + (parts[-3] * 3600 if len(parts) > 2 else 0)
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) / 1024
-    return secs, rss, p.stdout + err
+    # the tool's own output (pyx12 writes its verdict to stderr, before time's report)
+    own = p.stdout + err.split("\tCommand being timed:")[0]
+    return secs, rss, own
 
 LFH = """
 import sys
