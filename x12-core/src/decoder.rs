@@ -906,15 +906,7 @@ impl Decoder {
         loc: Location,
     ) -> Option<Item> {
         let Some(mut g) = self.group.take() else {
-            self.push_ic(
-                Issue::error(
-                    Code::UnexpectedSegment,
-                    Scope::Interchange,
-                    "GE appears with no GS open",
-                )
-                .with_ta1(Ta1Note::InvalidControlStructure)
-                .at(loc),
-            );
+            self.push_ic(unopened("GE", "GS", loc));
             return None;
         };
         let d = self.delimiters.unwrap_or_default();
@@ -970,15 +962,7 @@ impl Decoder {
     ) -> Option<Item> {
         self.close_group(Some("IEA"));
         let Some(mut ic) = self.ic.take() else {
-            self.loose.push(
-                Issue::error(
-                    Code::UnexpectedSegment,
-                    Scope::Interchange,
-                    "IEA appears with no ISA open",
-                )
-                .with_ta1(Ta1Note::InvalidControlStructure)
-                .at(loc),
-            );
+            self.loose.push(unopened("IEA", "ISA", loc));
             return None;
         };
         let d = self.delimiters.unwrap_or_default();
@@ -1169,6 +1153,17 @@ impl Decoder {
         self.scan = 0;
         self.finished = true;
     }
+}
+
+/// A trailer with no header open before it (a GE without GS, an IEA without ISA).
+fn unopened(trailer: &str, header: &str, loc: Location) -> Issue {
+    Issue::error(
+        Code::UnexpectedSegment,
+        Scope::Interchange,
+        format!("{trailer} appears with no {header} open"),
+    )
+    .with_ta1(Ta1Note::InvalidControlStructure)
+    .at(loc)
 }
 
 fn parse_u64(b: &[u8]) -> Option<u64> {
