@@ -6,6 +6,7 @@ mod hierarchy;
 mod locate;
 mod model;
 mod parse;
+mod party;
 mod tree;
 mod view;
 
@@ -14,5 +15,6 @@ pub use hierarchy::check_hierarchy;
 pub use locate::{first_segment, At};
 pub use model::*;
 pub use parse::{parse_guide, GuideError};
+pub use party::{qualified_all, Party, Qualified};
 pub use tree::{Children, LoopTree, Node, SegmentSlot, NONE};
 pub use view::{text, LoopRef};
