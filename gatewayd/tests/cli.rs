@@ -217,3 +217,22 @@ fn ack_writes_a_999() {
     assert!(out.contains("IK5*R*4~"), "{out}");
     assert!(out.contains("AK9*R*1*1*0~"), "{out}");
 }
+
+#[test]
+fn json_prints_claims_and_events() {
+    let (code, out, _) = run(&["json", fixture("valid/837p-minimal.x12").to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["guide"], "837P 005010X222A1");
+    assert_eq!(v["claims"][0]["claim_id"], "PFP0001");
+    assert_eq!(v["claims"][0]["lines"][1]["procedure_code"], "36415");
+    let (_, out, _) = run(&[
+        "json",
+        fixture("public/KeyMarkInc__OopFactory.X12/Example_3_2_1_Request.txt")
+            .to_str()
+            .unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["events"][0]["category"], "AR");
+    assert_eq!(v["events"][0]["services"][0]["procedure"]["code"], "33510");
+}

@@ -5,14 +5,19 @@
 //! `guides/278-response.guide`) are data, written from public sources that each file
 //! cites; lines the sources did not settle are marked `# inferred`. Both answer to the
 //! label 005010X217; BHT02 tells them apart (11 response; 01, 13, 36 request).
-//! [`register`] adds them to a [`Validator`]. Typed views and the response builder
-//! come with the 278 work.
+//! [`register`] adds them to a [`Validator`]. [`events`] walks the patient events of a
+//! request with their services ([`Event`], [`Service`]): borrowed accessors with a stable
+//! serde form (`x12 json`). The response builder comes with the rest of the 278 work.
 //!
 //! ```
 //! use x12_core::Validator;
 //! let v = x12_278::register(Validator::new());
 //! assert_eq!(v.guides().count(), 2);
 //! ```
+
+mod request;
+
+pub use request::{events, Event, Procedure, Service};
 
 use std::sync::{Arc, LazyLock};
 use x12_core::schema::{parse_guide, Guide};

@@ -1,6 +1,7 @@
 //! `x12 json`: the typed views of a file as JSON, one object per transaction set
-//! (JSON Lines): its envelope, the guide used, and for 837s every claim in the stable
-//! form documented on `x12_837::Claim`.
+//! (JSON Lines): its envelope, the guide used, for 837s every claim in the stable form
+//! documented on `x12_837::Claim`, and for 278 requests every patient event with its
+//! services (`x12_278::Event`).
 
 use super::input::Input;
 use serde_json::json;
@@ -39,10 +40,13 @@ pub fn run(path: &Path, out: &mut dyn Write) -> i32 {
                 "errors": errors,
             });
             if let Some(g) = guide {
+                let root = LoopRef::root(&set, &tree, g);
                 if set.id() == b"837" {
-                    let root = LoopRef::root(&set, &tree, g);
                     let claims: Vec<_> = x12_837::claims(root).collect();
                     v["claims"] = serde_json::to_value(&claims).map_err(std::io::Error::other)?;
+                } else if g.id == "278REQ" {
+                    let events: Vec<_> = x12_278::events(root).collect();
+                    v["events"] = serde_json::to_value(&events).map_err(std::io::Error::other)?;
                 }
             }
             serde_json::to_writer(&mut *out, &v)?;

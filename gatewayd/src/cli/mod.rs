@@ -66,8 +66,9 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         control_number: u32,
     },
-    /// Print each transaction set as JSON (JSON Lines): envelope, guide, and for 837s
-    /// every claim with its providers, subscriber, patient, diagnoses and lines.
+    /// Print each transaction set as JSON (JSON Lines): envelope, guide, for 837s every
+    /// claim with its providers, subscriber, patient, diagnoses and lines, for 278
+    /// requests every patient event with its services.
     Json {
         /// File to read; `-` reads standard input.
         file: PathBuf,
