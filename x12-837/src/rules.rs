@@ -83,9 +83,6 @@ const SV3: u32 = key(b"SV3");
 const SVD: u32 = key(b"SVD");
 const CAS: u32 = key(b"CAS");
 const AMT: u32 = key(b"AMT");
-const NM1: u32 = key(b"NM1");
-const PRV: u32 = key(b"PRV");
-const N4: u32 = key(b"N4");
 
 /// [`id_key`] at compile time.
 const fn key(id: &[u8]) -> u32 {
@@ -224,6 +221,7 @@ impl GuideRules for Rules837 {
         for node in root.subtree() {
             match node.id() {
                 "2010AA" => {
+                    billing_zip_rule(&mut cx, node);
                     billing_npi = node.segment("NM1").map_or(&b""[..], |s| {
                         if s.get(8) == b"XX" {
                             s.get(9)
@@ -243,7 +241,7 @@ impl GuideRules for Rules837 {
                 _ => {}
             }
         }
-        npi_and_taxonomy(&mut cx);
+        x12_core::schema::check_identifiers(guide, set, tree, cx.issues);
     }
 }
 
@@ -637,127 +635,31 @@ fn patient_loop_rule(cx: &mut Cx<'_>, sub: LoopRef<'_>) {
     }
 }
 
-/// SNIP 5: every NM1 with NM108 = XX carries a valid NPI; every PRV03 is a taxonomy
-/// code; every US ZIP is 5 or 9 digits (states are checked by the tables' code sets).
-fn npi_and_taxonomy(cx: &mut Cx<'_>) {
-    let tree = cx.tree;
-    for index in 0..tree.segments.len() as u32 {
-        let def = tree.segments[index as usize].def;
-        if def == NONE || !matches!(cx.guide.segments[def as usize].key, NM1 | PRV | N4) {
-            continue;
-        }
-        let seg = tree.segment(cx.set, index);
-        match seg.id() {
-            b"NM1" if seg.get(8) == b"XX" => {
-                let npi = seg.get(9);
-                if !codesets::npi_valid(npi) {
-                    let at = cx.at(index);
-                    let loop_id = at.loop_id().unwrap_or("").to_string();
-                    cx.issues
-                        .push(at.element(9, None, "67", "I12", Some(npi)).issue(
-                            Code::CodeSet,
-                            5,
-                            format!(
-                                "{loop_id} NM109 {} NPI {} fails the check digit",
-                                entity_name(seg.get(1)),
-                                text(npi)
-                            ),
-                        ));
-                }
-            }
-            b"PRV" => {
-                let t = seg.get(3);
-                let table_checks = cx.guide.segments[def as usize]
-                    .element(3)
-                    .is_some_and(|e| e.code_set.is_some());
-                if !t.is_empty() && !table_checks && !codesets::taxonomy_shape(t) {
-                    let at = cx.at(index);
-                    let loop_id = at.loop_id().unwrap_or("").to_string();
-                    cx.issues.push(at.element(3, None, "127", "I12", Some(t)).issue(
-                        Code::CodeSet,
-                        5,
-                        format!("{loop_id} PRV03 {:?} is not a NUCC taxonomy code (10 characters ending in X)", text(t)),
-                    ));
-                }
-            }
-            b"N4" => {
-                let (state, zip, country) = (seg.get(2), seg.get(3), seg.get(4));
-                // the tables mark most state elements {states}; check the others here
-                let table_checks_state = cx.guide.segments[def as usize]
-                    .element(2)
-                    .is_some_and(|e| e.code_set.is_some());
-                if (country.is_empty() || country == b"US")
-                    && !table_checks_state
-                    && !state.is_empty()
-                    && !codesets::state(state)
-                {
-                    let at = cx.at(index);
-                    let loop_id = at.loop_id().unwrap_or("").to_string();
-                    cx.issues
-                        .push(at.element(2, None, "156", "I12", Some(state)).issue(
-                            Code::CodeSet,
-                            5,
-                            format!("{loop_id} N402 {:?} is not a US state code", text(state)),
-                        ));
-                }
-                // the billing provider's ZIP must be the full nine digits (837 TR3s, 2010AA
-                // N403), unless the table already says so ({digits9})
-                let table_checks_zip = cx.guide.segments[def as usize]
-                    .element(3)
-                    .is_some_and(|e| e.code_set.is_some());
-                let at = cx.at(index);
-                if at.loop_id() == Some("2010AA")
-                    && !table_checks_zip
-                    && zip.len() != 9
-                    && (country.is_empty() || country == b"US")
-                    && !zip.is_empty()
-                {
-                    cx.issues
-                        .push(at.element(3, None, "116", "I12", Some(zip)).issue(
-                            Code::Situational,
-                            4,
-                            format!(
-                            "2010AA N403 billing provider ZIP {:?} must be the full 9-digit ZIP+4",
-                            text(zip)
-                        ),
-                        ));
-                    continue;
-                }
-                if (country.is_empty() || country == b"US")
-                    && !zip.is_empty()
-                    && !codesets::zip(zip)
-                {
-                    let at = cx.at(index);
-                    let loop_id = at.loop_id().unwrap_or("").to_string();
-                    cx.issues
-                        .push(at.element(3, None, "116", "I12", Some(zip)).issue(
-                            Code::CodeSet,
-                            5,
-                            format!(
-                                "{loop_id} N403 {:?} is not a 5- or 9-digit ZIP code",
-                                text(zip)
-                            ),
-                        ));
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn entity_name(code: &[u8]) -> &'static str {
-    match code {
-        b"85" => "billing provider",
-        b"87" => "pay-to provider",
-        b"82" => "rendering provider",
-        b"77" => "service facility",
-        b"DN" | b"P3" => "referring provider",
-        b"DQ" => "supervising provider",
-        b"71" => "attending provider",
-        b"72" => "operating physician",
-        b"ZZ" => "other operating physician",
-        b"DD" => "assistant surgeon",
-        b"QB" => "purchased service provider",
-        _ => "provider",
+/// The billing provider's ZIP is the full nine digits (837 TR3s, 2010AA N403), unless
+/// the table already says so (`{digits9}`).
+fn billing_zip_rule(cx: &mut Cx<'_>, node: LoopRef<'_>) {
+    let Some((i, n4)) = node.indexed("N4").next() else {
+        return;
+    };
+    let def = cx.tree.segments[i as usize].def;
+    let table_checks = def != NONE
+        && cx.guide.segments[def as usize]
+            .element(3)
+            .is_some_and(|e| e.code_set.is_some());
+    let (zip, country) = (n4.get(3), n4.get(4));
+    if !table_checks
+        && !zip.is_empty()
+        && zip.len() != 9
+        && (country.is_empty() || country == b"US")
+    {
+        cx.issues
+            .push(cx.at(i).element(3, None, "116", "I12", Some(zip)).issue(
+                Code::Situational,
+                4,
+                format!(
+                    "2010AA N403 billing provider ZIP {:?} must be the full 9-digit ZIP+4",
+                    text(zip)
+                ),
+            ));
     }
 }

@@ -3,6 +3,7 @@
 mod elements;
 mod engine;
 mod hierarchy;
+mod hipaa;
 mod locate;
 mod model;
 mod parse;
@@ -12,6 +13,7 @@ mod view;
 
 pub use engine::Engine;
 pub use hierarchy::check_hierarchy;
+pub use hipaa::check_identifiers;
 pub use locate::{first_segment, At};
 pub use model::*;
 pub use parse::{parse_guide, GuideError};
