@@ -16,6 +16,7 @@
 //! ```
 
 mod request;
+pub mod rules;
 
 pub use request::{events, Event, Procedure, Service};
 
@@ -67,7 +68,8 @@ pub fn response() -> Arc<Guide> {
     RESPONSE.clone()
 }
 
-/// Adds the 278 request and response tables to `v`.
+/// Adds the 278 request table (with its rules) and the response table to `v`.
 pub fn register(v: Validator) -> Validator {
-    v.with_guide(request(), None).with_guide(response(), None)
+    v.with_guide(request(), Some(Arc::new(rules::Rules278)))
+        .with_guide(response(), None)
 }
