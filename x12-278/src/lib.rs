@@ -16,9 +16,11 @@
 //! ```
 
 mod request;
+mod response;
 pub mod rules;
 
 pub use request::{events, Event, Procedure, Service};
+pub use response::{respond, Action, Decision, EventDecision, Responder};
 
 use std::sync::{Arc, LazyLock};
 use x12_core::schema::{parse_guide, Guide};
