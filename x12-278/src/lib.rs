@@ -20,7 +20,9 @@ mod response;
 pub mod rules;
 
 pub use request::{events, Event, Procedure, Service};
-pub use response::{respond, Action, Decision, EventDecision, Responder};
+pub use response::{
+    rejections_for, respond, Action, Decision, EventDecision, Rejection, Responder,
+};
 
 use std::sync::{Arc, LazyLock};
 use x12_core::schema::{parse_guide, Guide};

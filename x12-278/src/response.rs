@@ -80,6 +80,57 @@ pub struct EventDecision {
     pub services: Vec<Decision>,
 }
 
+/// A request rejected at one level: the response carries `AAA*N**reason*follow_up`
+/// in that loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The loop (2010A, 2010B, 2010C, 2010D, 2000E, 2000F...).
+    pub loop_id: String,
+    /// AAA03 reject reason code (72 invalid member id, 73 invalid member name...).
+    pub reason: String,
+    /// AAA04 follow-up action code (C correct and resubmit, N do not resubmit...).
+    pub follow_up: String,
+}
+
+/// The AAA rejections a request's validation findings call for, one per level and
+/// reason: member id and name problems at 2010C/2010D (72/73, 64/65), birth dates (58),
+/// requester id, name, specialty and state at 2010B (43/44/45/47), anything else at
+/// its level as input errors (33); follow-up C (correct and resubmit). AAA03 codes as
+/// the 270/271 and 278 guides share them (public companion guides).
+pub fn rejections_for(issues: &[x12_core::Issue]) -> Vec<Rejection> {
+    let mut out: Vec<Rejection> = Vec::new();
+    for i in issues.iter().filter(|i| i.is_error()) {
+        let Some(loop_id) = i.location.loop_id.as_deref() else {
+            continue;
+        };
+        let seg = i.location.segment_id.as_str();
+        let el = i.location.element.unwrap_or(0);
+        let reason = match (loop_id, seg, el) {
+            ("2010C", "NM1", 9) => "72",
+            ("2010C", "NM1", 3 | 4) => "73",
+            ("2010D", "NM1", 9) => "64",
+            ("2010D", "NM1", 3 | 4) => "65",
+            ("2010C" | "2010D", "DMG", 2) => "58",
+            ("2010B", "NM1", 8 | 9) => "43",
+            ("2010B", "NM1", 3 | 4) => "44",
+            ("2010B", "PRV", _) => "45",
+            ("2010B", "N4", 2) => "47",
+            _ => "33",
+        };
+        if !out
+            .iter()
+            .any(|r| r.loop_id == loop_id && r.reason == reason)
+        {
+            out.push(Rejection {
+                loop_id: loop_id.to_string(),
+                reason: reason.to_string(),
+                follow_up: "C".to_string(),
+            });
+        }
+    }
+    out
+}
+
 /// Who answers and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Responder {
@@ -93,6 +144,8 @@ pub struct Responder {
     pub originator: String,
     /// Prefix of the UMO's trace numbers (TRN02), one per event and service.
     pub trace_prefix: String,
+    /// Levels at which the request is rejected (AAA).
+    pub rejections: Vec<Rejection>,
 }
 
 /// Writes the response to `request` (walked into `tree` with the request `guide`)
@@ -172,6 +225,16 @@ pub fn respond(
                 sw.write_segment(&seg)?;
             }
             out.push((v, key));
+        }
+        for r in who.rejections.iter().filter(|r| r.loop_id == node.id()) {
+            add(
+                &mut out,
+                response,
+                rloop,
+                "AAA",
+                &[b"N", b"", r.reason.as_bytes(), r.follow_up.as_bytes()],
+                d,
+            )?;
         }
         if let Some(dec) = &decision {
             trace_no += 1;

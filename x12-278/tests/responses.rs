@@ -39,6 +39,7 @@ fn every_action_code_round_trips() {
         time: "0900".into(),
         originator: "1561234567".into(),
         trace_prefix: "UMO".into(),
+        rejections: Vec::new(),
     };
     for action in [
         Action::Certified,
@@ -111,4 +112,69 @@ fn every_action_code_round_trips() {
         // the hierarchy comes back level by level
         assert_eq!(text.matches("~HL*").count(), 6, "{text}");
     }
+}
+
+#[test]
+fn a_request_failing_validation_gets_aaa_at_its_level() {
+    let v = x12_278::register(Validator::new());
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/valid/278-request.x12");
+    // the member id is missing: the 999 reports it, and the 278 response rejects at 2010C
+    let data = std::fs::read_to_string(p)
+        .expect("fixture")
+        .replace("****MI*NC000000001~", "****MI~");
+    let req = Reader::new(data.as_bytes())
+        .filter_map(|i| match i.expect("memory read") {
+            Item::Transaction(t) => Some(t),
+            _ => None,
+        })
+        .next()
+        .expect("one set");
+    let mut tree = LoopTree::default();
+    let (guide, issues) = v.check_set(&req, &mut tree);
+    let rejections = x12_278::rejections_for(&issues);
+    assert_eq!(
+        rejections,
+        [x12_278::Rejection {
+            loop_id: "2010C".into(),
+            reason: "72".into(),
+            follow_up: "C".into()
+        }]
+    );
+    let who = Responder {
+        control_number: "0002".into(),
+        date: "20240316".into(),
+        time: "0900".into(),
+        originator: "1561234567".into(),
+        trace_prefix: "UMO".into(),
+        rejections,
+    };
+    let decisions = [EventDecision {
+        event: Decision::new(Action::NotCertified),
+        services: Vec::new(),
+    }];
+    let set = respond(
+        &req,
+        &tree,
+        guide.expect("request table"),
+        &x12_278::response(),
+        &decisions,
+        &who,
+    )
+    .expect("write");
+    let interchange = wrap(&set);
+    let text = String::from_utf8_lossy(&interchange);
+    assert!(
+        text.contains("NM1*IL*1*DOE*JANE****MI~AAA*N**72*C~"),
+        "{text}"
+    );
+    let mut s = Summary::new(1000, Default::default()).with_validator(v);
+    for item in Reader::new(&interchange[..]) {
+        s.add(&item.expect("memory read"));
+    }
+    // the echoed NM1 still lacks the id: that finding is the request's, and the AAA says so
+    assert!(
+        s.issues.iter().all(|i| i.location.segment_id == "NM1"),
+        "{:#?}",
+        s.issues
+    );
 }
