@@ -1,4 +1,5 @@
-//! Full validation (envelope, 837P guide table, SNIP 1-5 rules) of a generated 837P.
+//! Full validation (envelope, guide table, SNIP 1-5 rules) of a generated 837P and a
+//! generated 278 request batch.
 //!
 //! `cargo bench -p benches --bench validate` (`BENCH_MB` sets the size, default 100).
 
@@ -9,8 +10,27 @@ use x12_core::{Item, Reader, Validator};
 
 fn validate(c: &mut Criterion) {
     let data = benches::data_837p(benches::bench_bytes());
-    let validator = x12_837::register(Validator::with_core_guides());
+    let validator = x12_278::register(x12_837::register(Validator::with_core_guides()));
     let mut g = c.benchmark_group("837p");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(10);
+    g.bench_function("validate: envelope + guide + rules", |b| {
+        b.iter(|| {
+            let mut tree = LoopTree::default();
+            let mut errors = 0usize;
+            for item in Reader::new(black_box(&data[..])) {
+                if let Ok(Item::Transaction(set)) = item {
+                    let (_, issues) = validator.check_set(&set, &mut tree);
+                    errors += issues.len();
+                }
+            }
+            black_box(errors)
+        })
+    });
+    g.finish();
+
+    let data = benches::data(fixtures::generate::Kind::Request278, benches::bench_bytes());
+    let mut g = c.benchmark_group("278");
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
     g.bench_function("validate: envelope + guide + rules", |b| {

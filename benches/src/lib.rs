@@ -11,6 +11,10 @@ pub fn bench_bytes() -> u64 {
 
 /// A valid 837P batch of about `bytes` bytes from the fixtures generator.
 pub fn data_837p(bytes: u64) -> Vec<u8> {
-    let opts = fixtures::generate::Options::new(fixtures::generate::Kind::Professional837, bytes);
-    fixtures::generate::generate_to_vec(&opts)
+    data(fixtures::generate::Kind::Professional837, bytes)
+}
+
+/// A valid batch of `kind` of about `bytes` bytes from the fixtures generator.
+pub fn data(kind: fixtures::generate::Kind, bytes: u64) -> Vec<u8> {
+    fixtures::generate::generate_to_vec(&fixtures::generate::Options::new(kind, bytes))
 }
