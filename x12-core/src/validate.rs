@@ -95,22 +95,45 @@ impl Validator {
         let Some(entry) = self.guide_for(set) else {
             tree.clear();
             let header = set.header();
-            issues.push(
-                Issue::error(
-                    Code::UnknownGuide,
-                    Scope::Set,
-                    format!(
-                        "no guide table for transaction set {} version {:?}; known: {}",
-                        lossy(set.id()),
-                        lossy(set.version()),
-                        self.entries
-                            .iter()
-                            .map(|e| format!("{} {}", e.guide.transaction, e.guide.version))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+            // guides that answer to the label but whose `select` the set does not meet
+            // (a 278 that is neither a request nor a response): say what is supported
+            let near: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.guide.transaction.as_bytes() == set.id() && e.guide.answers_to(set.version())
+                })
+                .filter_map(|e| {
+                    e.guide.select.as_ref().map(|(seg, pos, vals)| {
+                        format!(
+                            "{} when {seg}{pos:02} is {}",
+                            e.guide.name,
+                            vals.join(" or ")
+                        )
+                    })
+                })
+                .collect();
+            let message = if near.is_empty() {
+                format!(
+                    "no guide table for transaction set {} version {:?}; known: {}",
+                    lossy(set.id()),
+                    lossy(set.version()),
+                    self.entries
+                        .iter()
+                        .map(|e| format!("{} {}", e.guide.transaction, e.guide.version))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
-                .at(Location {
+            } else {
+                format!(
+                    "transaction set {} {} of this kind is not supported; supported: {}",
+                    lossy(set.id()),
+                    lossy(set.version()),
+                    near.join("; ")
+                )
+            };
+            issues.push(
+                Issue::error(Code::UnknownGuide, Scope::Set, message).at(Location {
                     byte_offset: set.byte_offset(),
                     segment_position: set.position(),
                     set_position: Some(1),
