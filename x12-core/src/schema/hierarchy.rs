@@ -15,14 +15,30 @@ pub fn check_hierarchy(
     tree: &LoopTree,
     issues: &mut Vec<Issue>,
 ) {
+    // a loop is an HL level when its trigger is HL; a node is one when its trigger
+    // segment was placed (not a stray HL)
+    let hl_loop: Vec<bool> = guide
+        .loops
+        .iter()
+        .map(|l| guide.segments[l.trigger].id == "HL")
+        .collect();
     let is_hl = |node: u32| -> bool {
         let n = tree.nodes[node as usize];
         n.loop_index != 0
+            && hl_loop[n.loop_index as usize]
             && tree
                 .segments
                 .get(n.first_segment as usize)
-                .is_some_and(|s| tree.segment(set, n.first_segment).id() == b"HL" && s.node == node)
+                .is_some_and(|s| s.node == node)
     };
+    // whether each node has an HL level below it, in one pass from the leaves up
+    let mut hl_below = vec![false; tree.nodes.len()];
+    for node in (1..tree.nodes.len()).rev() {
+        let parent = tree.nodes[node].parent;
+        if parent != NONE && (hl_below[node] || is_hl(node as u32)) {
+            hl_below[parent as usize] = true;
+        }
+    }
     let mut expected: u64 = 1;
     for node in 1..tree.nodes.len() as u32 {
         if !is_hl(node) {
@@ -72,7 +88,7 @@ pub fn check_hierarchy(
                 ));
             }
         }
-        let has_children = (node + 1..n.subtree_end).any(&is_hl);
+        let has_children = hl_below[node as usize];
         let hl04 = hl.get(4);
         let want: &[u8] = if has_children { b"1" } else { b"0" };
         if !hl04.is_empty() && hl04 != want {
