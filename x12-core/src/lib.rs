@@ -55,6 +55,35 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Validating against a guide
+//!
+//! Guides are data ([`schema`]: a text table per implementation guide, read once). A
+//! [`Validator`] picks the table for each transaction set by its version label, walks
+//! the segments into a loop tree (SNIP 1-2), runs the guide's own rules (SNIP 3-7,
+//! supplied by the crates that know the transaction, through [`GuideRules`]) and returns
+//! every finding with its 999 coordinates. [`acknowledge`] turns a whole input into
+//! TA1s and 999s.
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use x12_core::{acknowledge, Item, Reader, Validator};
+//! use x12_core::schema::LoopTree;
+//! let validator = Validator::with_core_guides(); // knows the 999; x12-837 and x12-278 add theirs
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/public/imsweb__x12-parser/x12_999_rejected.txt");
+//! let data = std::fs::read(path)?;
+//! let mut tree = LoopTree::default();
+//! for item in Reader::new(&data[..]) {
+//!     if let Item::Transaction(set) = item? {
+//!         let (guide, issues) = validator.check_set(&set, &mut tree);
+//!         assert_eq!(guide.map(|g| g.id.as_str()), Some("999"));
+//!         assert!(issues.is_empty());
+//!     }
+//! }
+//! let acks = acknowledge(&data[..], &validator, false)?;
+//! assert!(acks[0].groups.is_empty(), "acknowledgments are not acknowledged");
+//! # Ok(()) }
+//! ```
+//!
 //! ## Cookbook
 //!
 //! * Element `NM109` of a segment: `seg.get(9)`; component 2 of `CLM05`:
