@@ -193,7 +193,7 @@ impl std::fmt::Debug for Element<'_> {
 }
 
 impl<'a> Element<'a> {
-    fn new(bytes: &'a [u8], delimiters: Delimiters) -> Self {
+    pub(crate) fn new(bytes: &'a [u8], delimiters: Delimiters) -> Self {
         Element { bytes, delimiters }
     }
 

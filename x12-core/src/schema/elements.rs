@@ -6,7 +6,7 @@ use super::model::{DataType, ElementDef, RuleKind, SegmentDef, Usage};
 use crate::datetime::{is_valid_date, is_valid_time};
 use crate::isa::lossy;
 use crate::issue::{Code, Ik4, Issue};
-use crate::segment::{Element, Segment};
+use crate::segment::{find_byte, Element, Segment};
 
 struct Spot<'a> {
     sd: &'a SegmentDef,
@@ -89,103 +89,150 @@ pub(crate) fn check_elements(
     ctx: &Ctx<'_>,
     issues: &mut Vec<Issue>,
 ) {
-    let mut defs = sd.elements.iter().peekable();
-    let has_rep = seg
-        .delimiters()
+    let bytes = seg.as_bytes();
+    let d = seg.delimiters();
+    let id_len = seg.id().len();
+    let has_rep = d
         .repetition
-        .is_some_and(|r| memchr::memchr(r, seg.as_bytes()).is_some());
+        .is_some_and(|r| memchr::memchr(r, bytes).is_some());
     let mut present: u64 = 0; // bit per position 1..=63 that holds a value
-    let mut last_pos = 0usize;
-    for (i, el) in seg.elements().enumerate() {
-        let pos = i + 1;
-        last_pos = pos;
-        while let Some(d) = defs.next_if(|d| usize::from(d.position) < pos) {
-            missing(sd, d, ctx, issues);
-        }
-        let def = match defs.next_if(|d| usize::from(d.position) == pos) {
-            Some(d) => d,
-            _ => {
-                if !el.is_empty() {
-                    let spot = Spot {
-                        sd,
-                        ctx,
-                        position: pos as u16,
-                        component: None,
-                        repetition: None,
-                    };
-                    let def = ElementDef {
-                        position: pos as u8,
-                        reference: String::new(),
-                        usage: Usage::NotUsed,
-                        data_type: DataType::AN,
-                        min: 0,
-                        max: 0,
-                        repeat: 1,
-                        name: String::new(),
-                        codes: Vec::new(),
-                        code_set: None,
-                        components: Vec::new(),
-                    };
-                    spot.push(
-                        issues,
-                        &def,
-                        Code::TooManyElements,
-                        "3",
-                        Some(el.as_bytes()),
-                        format!(
-                            "{}{} has {} elements; the guide defines {}",
-                            prefix(ctx),
-                            sd.id,
-                            seg.element_count(),
-                            sd.elements.last().map_or(0, |e| e.position)
-                        ),
-                    );
+    let mut reported: u64 = 0; // required positions already reported missing
+    if id_len < bytes.len() {
+        let mut rest = &bytes[id_len + 1..];
+        let mut pos = 0usize;
+        loop {
+            pos += 1;
+            let (value, more) = match find_byte(d.element, rest) {
+                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                None => (rest, None),
+            };
+            if !value.is_empty() {
+                // required elements before this one that hold nothing, in position order
+                let below = if pos < 64 { (1u64 << pos) - 1 } else { u64::MAX };
+                let due = sd.required & !present & !reported & below;
+                if due != 0 {
+                    report_missing(sd, due, ctx, issues);
+                    reported |= due;
                 }
-                continue;
+                let at = if pos < 64 { sd.by_position[pos] } else { 0 };
+                if at == 0 {
+                    too_many(sd, seg, value, pos, ctx, issues);
+                } else {
+                    let def = &sd.elements[usize::from(at - 1)];
+                    present |= 1 << pos;
+                    if def.usage == Usage::NotUsed {
+                        not_used(sd, def, value, pos, ctx, issues);
+                    } else {
+                        let el = Element::new(value, d);
+                        check_element(sd, def, &el, ctx, pos as u16, has_rep, issues);
+                    }
+                }
             }
-        };
-        if el.is_empty() {
-            if def.usage == Usage::Required {
-                missing(sd, def, ctx, issues);
+            match more {
+                Some(r) => rest = r,
+                None => break,
             }
-            continue;
         }
-        if pos < 64 {
-            present |= 1 << pos;
-        }
-        let spot = Spot {
-            sd,
-            ctx,
-            position: pos as u16,
-            component: None,
-            repetition: None,
-        };
-        if def.usage == Usage::NotUsed {
-            spot.push(
-                issues,
-                def,
-                Code::NotUsedElement,
-                "I10",
-                Some(el.as_bytes()),
-                format!(
-                    "{}{} ({}) is marked not used in this guide but holds a value",
-                    prefix(ctx),
-                    spot.name(),
-                    def.name
-                ),
-            );
-            continue;
-        }
-        check_element(sd, def, &el, ctx, pos as u16, has_rep, issues);
     }
-    for d in defs {
-        missing(sd, d, ctx, issues);
+    let due = sd.required & !present & !reported;
+    if due != 0 {
+        report_missing(sd, due, ctx, issues);
     }
-    let _ = last_pos;
     for rule in &sd.rules {
         check_rule(sd, rule, present, ctx, issues);
     }
-    check_period(sd, seg, ctx, issues);
+    if sd.period.is_some() {
+        check_period(sd, seg, ctx, issues);
+    }
+}
+
+/// Reports the required elements at the positions set in `due`, in position order.
+fn report_missing(sd: &SegmentDef, mut due: u64, ctx: &Ctx<'_>, issues: &mut Vec<Issue>) {
+    while due != 0 {
+        let p = due.trailing_zeros() as usize;
+        due &= due - 1;
+        let at = sd.by_position[p];
+        if at != 0 {
+            missing(sd, &sd.elements[usize::from(at - 1)], ctx, issues);
+        }
+    }
+}
+
+/// A value at a position the guide does not define.
+fn too_many(
+    sd: &SegmentDef,
+    seg: &Segment<'_>,
+    value: &[u8],
+    pos: usize,
+    ctx: &Ctx<'_>,
+    issues: &mut Vec<Issue>,
+) {
+    let spot = Spot {
+        sd,
+        ctx,
+        position: pos as u16,
+        component: None,
+        repetition: None,
+    };
+    let def = ElementDef {
+        position: pos.min(usize::from(u8::MAX)) as u8,
+        reference: String::new(),
+        usage: Usage::NotUsed,
+        data_type: DataType::AN,
+        min: 0,
+        max: 0,
+        repeat: 1,
+        name: String::new(),
+        codes: Vec::new(),
+        code_set: None,
+        components: Vec::new(),
+        code_keys: Vec::new(),
+    };
+    spot.push(
+        issues,
+        &def,
+        Code::TooManyElements,
+        "3",
+        Some(value),
+        format!(
+            "{}{} has {} elements; the guide defines {}",
+            prefix(ctx),
+            sd.id,
+            seg.element_count(),
+            sd.elements.last().map_or(0, |e| e.position)
+        ),
+    );
+}
+
+/// A value in an element the guide marks not used.
+fn not_used(
+    sd: &SegmentDef,
+    def: &ElementDef,
+    value: &[u8],
+    pos: usize,
+    ctx: &Ctx<'_>,
+    issues: &mut Vec<Issue>,
+) {
+    let spot = Spot {
+        sd,
+        ctx,
+        position: pos as u16,
+        component: None,
+        repetition: None,
+    };
+    spot.push(
+        issues,
+        def,
+        Code::NotUsedElement,
+        "I10",
+        Some(value),
+        format!(
+            "{}{} ({}) is marked not used in this guide but holds a value",
+            prefix(ctx),
+            spot.name(),
+            def.name
+        ),
+    );
 }
 
 fn missing(sd: &SegmentDef, def: &ElementDef, ctx: &Ctx<'_>, issues: &mut Vec<Issue>) {
@@ -235,6 +282,9 @@ fn check_element(
     };
     if reps == 1 && !def.is_composite() {
         // the common case: one simple value
+        if value_ok(def, el.as_bytes()) {
+            return;
+        }
         let spot = Spot {
             sd,
             ctx,
@@ -340,7 +390,9 @@ fn check_element(
                     );
                     continue;
                 }
-                check_value(cdef, value, &spot, issues);
+                if !value_ok(cdef, value) {
+                    check_value(cdef, value, &spot, issues);
+                }
             }
             let _ = n;
             for d in comps {
@@ -392,6 +444,50 @@ fn missing_component(
             composite.name
         ),
     );
+}
+
+/// Whether [`check_value`] would find nothing wrong with `v`: the same checks, without
+/// building a finding. Most values are fine; only the others pay for a message.
+#[inline]
+fn value_ok(def: &ElementDef, v: &[u8]) -> bool {
+    if !v.iter().all(|b| (0x20..=0x7E).contains(b)) {
+        return false;
+    }
+    let len = match def.data_type {
+        DataType::N(_) => {
+            let digits = v.strip_prefix(b"-").unwrap_or(v);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return false;
+            }
+            digits.len()
+        }
+        DataType::R => {
+            if !is_decimal(v) {
+                return false;
+            }
+            v.iter().filter(|b| b.is_ascii_digit()).count()
+        }
+        DataType::DT => {
+            return is_valid_date(v)
+                && v.len() >= usize::from(def.min)
+                && v.len() <= usize::from(def.max)
+        }
+        DataType::TM => {
+            return is_valid_time(v)
+                && v.len() >= usize::from(def.min)
+                && v.len() <= usize::from(def.max)
+        }
+        _ => v.len(),
+    };
+    if len < usize::from(def.min) || len > usize::from(def.max) {
+        return false;
+    }
+    if let Some(set) = def.code_set.as_deref() {
+        if crate::codesets::check(set, v).is_some_and(|(ok, _)| !ok) {
+            return false;
+        }
+    }
+    def.allows(v)
 }
 
 /// Length, type, date, time and code of one simple value.

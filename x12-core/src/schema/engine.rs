@@ -144,13 +144,16 @@ impl<'g> Engine<'g> {
     /// qualifier) anywhere up the stack win over id-only matches.
     fn place(&self, frames: &[Frame], seg: &Segment<'_>) -> Option<(usize, u32)> {
         let key = super::model::id_key(seg.id());
+        let id = self.guide.segment_keys.binary_search(&key).ok()?;
         for exact in [true, false] {
             for d in (0..frames.len()).rev() {
                 let f = frames[d];
                 let l = &self.guide.loops[f.loop_index as usize];
-                let Ok(at) = l.by_key.binary_search_by_key(&key, |(k, _)| *k) else {
+                let at = l.by_id[id];
+                if at == 0 {
                     continue;
-                };
+                }
+                let at = usize::from(at - 1);
                 // definitions in the same run as the cursor's (same segment id, one
                 // position in the standard) may come in any order
                 let cursor_child = l.children.get(f.cursor as usize);
@@ -306,10 +309,11 @@ impl<'g> Engine<'g> {
         let f = frames[depth];
         let children = &g.loops[f.loop_index as usize].children;
         // required children skipped on the way
-        for skipped in f.cursor..ci {
-            let child = children[skipped as usize];
-            if counts[(f.counts_at + skipped) as usize] == 0 && self.required(child) {
-                self.report_missing(f.loop_index, child, ctx, issues);
+        let required = &g.loops[f.loop_index as usize].required_children;
+        let from = required.partition_point(|r| *r < f.cursor);
+        for &skipped in required[from..].iter().take_while(|r| **r < ci) {
+            if counts[(f.counts_at + skipped) as usize] == 0 {
+                self.report_missing(f.loop_index, children[skipped as usize], ctx, issues);
             }
         }
         let slot = (f.counts_at + ci) as usize;
@@ -426,25 +430,18 @@ impl<'g> Engine<'g> {
         ctx: &Ctx<'_>,
         issues: &mut Vec<Issue>,
     ) {
-        let children = &self.guide.loops[f.loop_index as usize].children;
-        for ci in from..children.len() as u32 {
-            let child = children[ci as usize];
-            if counts[(f.counts_at + ci) as usize] == 0 && self.required(child) {
-                self.report_missing(f.loop_index, child, ctx, issues);
+        let l = &self.guide.loops[f.loop_index as usize];
+        let required = &l.required_children;
+        let start = required.partition_point(|r| *r < from);
+        for &ci in &required[start..] {
+            if counts[(f.counts_at + ci) as usize] == 0 {
+                self.report_missing(f.loop_index, l.children[ci as usize], ctx, issues);
             }
         }
         let subtree_end = tree.nodes.len() as u32;
         let n = &mut tree.nodes[f.node as usize];
         n.end_segment = end_index;
         n.subtree_end = subtree_end;
-    }
-
-    #[inline]
-    fn required(&self, child: Child) -> bool {
-        match child {
-            Child::Segment(s) => self.guide.segments[s].usage == Usage::Required,
-            Child::Loop(l) => self.guide.loops[l].usage == Usage::Required,
-        }
     }
 
     fn report_missing(

@@ -111,6 +111,9 @@ pub struct ElementDef {
     pub code_set: Option<String>,
     /// Components, for a composite.
     pub components: Vec<ElementDef>,
+    /// `codes` packed with [`code_key`], sorted, when every code is at most seven
+    /// bytes long (derived when the guide is parsed; empty otherwise).
+    pub code_keys: Vec<u64>,
 }
 
 impl ElementDef {
@@ -124,6 +127,15 @@ impl ElementDef {
     pub fn allows(&self, value: &[u8]) -> bool {
         if self.codes.is_empty() {
             return true;
+        }
+        if !self.code_keys.is_empty() {
+            let Some(k) = code_key(value) else {
+                return false;
+            };
+            if self.code_keys.len() <= 16 {
+                return self.code_keys.contains(&k);
+            }
+            return self.code_keys.binary_search(&k).is_ok();
         }
         if self.codes.len() <= 16 {
             return self.codes.iter().any(|c| bytes_eq(c.as_bytes(), value));
@@ -162,6 +174,12 @@ pub struct SegmentDef {
     /// Indices into `elements` of a date/time period pair (1250 format qualifier,
     /// 1251 value), when the segment has one.
     pub period: Option<(usize, usize)>,
+    /// For each position 0..=63: 1 + the index into `elements` of the definition at
+    /// that position, or 0 where the guide defines none (derived when the guide is
+    /// parsed).
+    pub by_position: [u8; 64],
+    /// Bit `p` set for each required element at position `p` (derived).
+    pub required: u64,
 }
 
 impl SegmentDef {
@@ -211,6 +229,11 @@ pub struct LoopDef {
     pub run_start: Vec<u32>,
     /// Line in the guide file.
     pub line: usize,
+    /// Indices of the required children, ascending (derived when the guide is parsed).
+    pub required_children: Vec<u32>,
+    /// For each entry of [`Guide::segment_keys`]: 1 + its index in `by_key`, or 0 when
+    /// no child here starts with that segment id (derived).
+    pub by_id: Vec<u16>,
 }
 
 /// A whole implementation guide.
@@ -239,6 +262,9 @@ pub struct Guide {
     pub loops: Vec<LoopDef>,
     /// Segment definitions.
     pub segments: Vec<SegmentDef>,
+    /// The distinct segment ids the guide defines, as [`id_key`]s, sorted (derived
+    /// when the guide is parsed; [`LoopDef::by_id`] is indexed by position here).
+    pub segment_keys: Vec<u32>,
 }
 
 impl Guide {
@@ -309,6 +335,27 @@ pub fn id_key(id: &[u8]) -> u32 {
         k = (k << 8) | u32::from(*b);
     }
     k
+}
+
+/// A code of up to seven bytes packed into an integer with its length; `None` when
+/// longer.
+///
+/// ```
+/// use x12_core::schema::code_key;
+/// assert_eq!(code_key(b"85"), code_key(b"85"));
+/// assert_ne!(code_key(b"85"), code_key(b"85\0"));
+/// assert_eq!(code_key(b"12345678"), None);
+/// ```
+#[inline]
+pub fn code_key(code: &[u8]) -> Option<u64> {
+    if code.len() > 7 {
+        return None;
+    }
+    let mut k = code.len() as u64;
+    for b in code {
+        k = (k << 8) | u64::from(*b);
+    }
+    Some(k)
 }
 
 /// Byte equality without a library call: codes and ids are a few bytes long.

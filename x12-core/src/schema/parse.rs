@@ -193,6 +193,7 @@ fn element(t: &[Tok<'_>]) -> Result<ElementDef, String> {
         codes,
         code_set,
         components: Vec::new(),
+        code_keys: Vec::new(),
     })
 }
 
@@ -218,6 +219,7 @@ fn composite(t: &[Tok<'_>]) -> Result<ElementDef, String> {
         codes: Vec::new(),
         code_set: None,
         components: Vec::new(),
+        code_keys: Vec::new(),
     })
 }
 
@@ -311,8 +313,11 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
             by_key: Vec::new(),
             run_start: Vec::new(),
             line: 0,
+            required_children: Vec::new(),
+            by_id: Vec::new(),
         }],
         segments: Vec::new(),
+        segment_keys: Vec::new(),
     };
     // open[d] is what an item at indent d+1 belongs to
     let mut open: Vec<Open> = Vec::new();
@@ -419,6 +424,8 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                     by_key: Vec::new(),
                     run_start: Vec::new(),
                     line: line_no,
+                    required_children: Vec::new(),
+                    by_id: Vec::new(),
                 });
                 g.loops[parent].children.push(Child::Loop(idx));
                 open.push(Open::Loop(idx));
@@ -451,6 +458,8 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                     qualifier: None,
                     line: line_no,
                     period: None,
+                    by_position: [0; 64],
+                    required: 0,
                 });
                 g.loops[parent].children.push(Child::Segment(idx));
                 open.push(Open::Seg(idx));
@@ -543,6 +552,10 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         }
     }
     // child lookup by segment id, for the engine
+    let mut keys: Vec<u32> = g.segments.iter().map(|s| s.key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    g.segment_keys = keys;
     for li in 0..g.loops.len() {
         let mut by_key: Vec<(u32, Vec<u32>)> = Vec::new();
         for (ci, child) in g.loops[li].children.iter().enumerate() {
@@ -557,6 +570,13 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
             }
         }
         by_key.sort_by_key(|(k, _)| *k);
+        let mut by_id = vec![0u16; g.segment_keys.len()];
+        for (at, (k, _)) in by_key.iter().enumerate() {
+            if let Ok(i) = g.segment_keys.binary_search(k) {
+                by_id[i] = at as u16 + 1;
+            }
+        }
+        g.loops[li].by_id = by_id;
         g.loops[li].by_key = by_key;
         let mut run_start = Vec::with_capacity(g.loops[li].children.len());
         for (ci, child) in g.loops[li].children.iter().enumerate() {
@@ -570,6 +590,17 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
             run_start.push(start);
         }
         g.loops[li].run_start = run_start;
+        let required: Vec<u32> = g.loops[li]
+            .children
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| match c {
+                Child::Segment(s) => g.segments[*s].usage == Usage::Required,
+                Child::Loop(l) => g.loops[*l].usage == Usage::Required,
+            })
+            .map(|(ci, _)| ci as u32)
+            .collect();
+        g.loops[li].required_children = required;
     }
     for s in &mut g.segments {
         for r in &s.rules {
@@ -599,6 +630,27 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                 ));
             }
         }
+        for (i, e) in s.elements.iter().enumerate() {
+            if e.position > 63 {
+                return Err(err(
+                    s.line,
+                    format!(
+                        "{}{:02}: element positions above 63 are not supported",
+                        s.id, e.position
+                    ),
+                ));
+            }
+            s.by_position[usize::from(e.position)] = i as u8 + 1;
+            if e.usage == Usage::Required {
+                s.required |= 1 << e.position;
+            }
+        }
+        for e in &mut s.elements {
+            pack_codes(e);
+            for c in &mut e.components {
+                pack_codes(c);
+            }
+        }
         s.period = s
             .elements
             .windows(2)
@@ -616,6 +668,13 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         });
     }
     Ok(g)
+}
+
+/// Fills [`ElementDef::code_keys`] when every code is short enough to pack.
+fn pack_codes(e: &mut ElementDef) {
+    let keys: Option<Vec<u64>> = e.codes.iter().map(|c| code_key(c.as_bytes())).collect();
+    e.code_keys = keys.unwrap_or_default();
+    e.code_keys.sort_unstable();
 }
 
 #[cfg(test)]
