@@ -91,6 +91,11 @@ impl<'a> Event<'a> {
         qualified_all(self.node, "DTP")
     }
 
+    /// Event references (REF: BB previous authorization number, NT administrative reference).
+    pub fn references(&self) -> impl Iterator<Item = Qualified<'a>> + 'a {
+        qualified_all(self.node, "REF")
+    }
+
     /// HI diagnoses: (qualifier, code), in order.
     pub fn diagnoses(&self) -> Vec<(&'a str, &'a str)> {
         let mut out = Vec::new();
@@ -209,6 +214,22 @@ impl<'a> Service<'a> {
     /// Whether the service names a code of its own (procedure, revenue or NDC).
     pub fn has_own_code(&self) -> bool {
         self.procedure().is_some() || !self.revenue_code().is_empty()
+    }
+
+    /// The service's own UM04-1 facility code and UM04-2 qualifier (B place of service,
+    /// A type of bill); empty when the service gives none.
+    pub fn facility(&self) -> (&'a str, &'a str) {
+        (um_component(self.node, 4, 1), um_component(self.node, 4, 2))
+    }
+
+    /// Service references (REF: BB previous authorization number, NT administrative reference).
+    pub fn references(&self) -> impl Iterator<Item = Qualified<'a>> + 'a {
+        qualified_all(self.node, "REF")
+    }
+
+    /// Every service provider (2010F) of the service, in order.
+    pub fn providers(&self) -> impl Iterator<Item = Party<'a>> + 'a {
+        self.node.children_with("2010F").map(|node| Party { node })
     }
 
     /// The service's own UM03.

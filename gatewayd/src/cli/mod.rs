@@ -6,6 +6,7 @@
 pub mod ack;
 pub mod input;
 pub mod json;
+pub mod route;
 pub mod ta1;
 pub mod validate;
 pub mod view;
@@ -73,6 +74,22 @@ pub enum Command {
         /// File to read; `-` reads standard input.
         file: PathBuf,
     },
+    /// Route 278 requests and 837 claims by the contractor table: per transaction, claim
+    /// and service the vendor, PA type, action, rule, flags and trace.
+    Route {
+        /// Files to route; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// A contractor table (TOML) replacing the bundled one.
+        #[arg(long)]
+        contractors: Option<PathBuf>,
+        /// A member eligibility file (CSV: member_id,benefit_plan,from,to,dob).
+        #[arg(long)]
+        eligibility: Option<PathBuf>,
+    },
     /// Print the TA1 acknowledgment interchange for each interchange in a file.
     Ta1 {
         /// File to acknowledge; `-` reads standard input.
@@ -107,6 +124,20 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::View { file } => view::run(&file, &mut out),
         Command::Json { file } => json::run(&file, &mut out),
+        Command::Route {
+            files,
+            format,
+            contractors,
+            eligibility,
+        } => route::run(
+            &files,
+            format,
+            &route::Options {
+                contractors,
+                eligibility,
+            },
+            &mut out,
+        ),
         Command::Ack {
             file,
             control_number,

@@ -1,0 +1,201 @@
+//! `x12 route`: where each 278 request and 837 claim of a file goes, and why — per
+//! transaction, claim and service: vendor, PA type, action, rule, flags and the trace of
+//! rules tried.
+//!
+//! The contractor table is the bundled one unless `--contractors` names another; without
+//! `--eligibility` every benefit plan is unknown (`plan_unverified`). Exit codes: 0 when
+//! every file was routed, 2 when the table, the eligibility file or an input could not be
+//! read.
+
+use super::input::Input;
+use super::Format;
+use crate::route::{
+    route_file, Decision, EligibilityFile, NoEligibility, NoPaIndex, RequestRouting, Router, Table,
+};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Options of `x12 route`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A contractor table replacing the bundled one.
+    pub contractors: Option<PathBuf>,
+    /// A member eligibility CSV.
+    pub eligibility: Option<PathBuf>,
+}
+
+fn load(opts: &Options) -> Result<(Router, Option<EligibilityFile>), String> {
+    let table = match &opts.contractors {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Table::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        None => Table::bundled().map_err(|e| e.to_string())?,
+    };
+    let eligibility = match &opts.eligibility {
+        Some(p) => Some(
+            EligibilityFile::load(p, &table.benefit_plans)
+                .map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    Ok((Router::new(table), eligibility))
+}
+
+fn trace_text(d: &Decision) -> String {
+    d.trace
+        .iter()
+        .map(|s| {
+            let mark = if s.matched { "+" } else { "-" };
+            format!("{mark}{}:{}", s.rule, s.key)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn decision_text(d: &Decision) -> String {
+    let flags = if d.flags.is_empty() {
+        String::new()
+    } else {
+        format!("  flags={}", d.flags.join(","))
+    };
+    format!(
+        "{} / {}  {}  rule={} ({}){flags}",
+        if d.vendor.is_empty() { "-" } else { &d.vendor },
+        if d.pa_type.is_empty() {
+            "-"
+        } else {
+            &d.pa_type
+        },
+        d.action.name(),
+        if d.rule.is_empty() { "-" } else { &d.rule },
+        d.decided_by,
+    )
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    path: &Path,
+    control: &str,
+    r: &RequestRouting,
+) -> std::io::Result<()> {
+    let trn = r
+        .trace_number
+        .as_deref()
+        .map(|t| format!(" trn={t}"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{}: ST02={control} {} id={}{trn}  flags={}",
+        path.display(),
+        r.transaction.name(),
+        r.id,
+        if r.routed.flags.is_empty() {
+            "-".to_string()
+        } else {
+            r.routed.flags.join(",")
+        }
+    )?;
+    match &r.routed.request {
+        Some(d) => {
+            writeln!(out, "  request: {}", decision_text(d))?;
+            writeln!(out, "    trace: {}", trace_text(d))?;
+        }
+        None => {
+            let pass1: Vec<String> = r
+                .routed
+                .request_trace
+                .iter()
+                .map(|s| format!("-{}:{}", s.rule, s.key))
+                .collect();
+            writeln!(
+                out,
+                "  request: no request-scope rule  trace: {}",
+                pass1.join(" ")
+            )?;
+            for l in &r.routed.lines {
+                writeln!(out, "  line {}: {}", l.line, decision_text(&l.decision))?;
+                writeln!(out, "    trace: {}", trace_text(&l.decision))?;
+            }
+        }
+    }
+    for (i, w) in r.work_items.iter().enumerate() {
+        writeln!(
+            out,
+            "  work item {}: {} / {}  {}  services=[{}]  correlation={}{}",
+            i + 1,
+            w.vendor,
+            w.pa_type,
+            w.action.name(),
+            w.services.join(","),
+            w.correlation.bht03,
+            w.correlation
+                .trn
+                .as_deref()
+                .map(|t| format!("+{t}"))
+                .unwrap_or_default()
+        )?;
+    }
+    if let Some(c) = &r.claim_route {
+        writeln!(
+            out,
+            "  claim queue: {} / {}  {}  rule={}{}",
+            c.vendor,
+            c.pa_type,
+            c.action.name(),
+            c.rule,
+            c.line
+                .as_deref()
+                .map(|l| format!(" (line {l})"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(files: &[PathBuf], format: Format, opts: &Options, out: &mut dyn Write) -> i32 {
+    let (router, eligibility) = match load(opts) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("x12 route: {e}");
+            return 2;
+        }
+    };
+    let mut code = 0;
+    for path in files {
+        let (source, _progress) = match Input::for_command(path) {
+            Ok(opened) => opened,
+            Err(c) => {
+                code = c;
+                continue;
+            }
+        };
+        let sets = match &eligibility {
+            Some(e) => route_file(&router, source, e, &NoPaIndex),
+            None => route_file(&router, source, &NoEligibility, &NoPaIndex),
+        };
+        let result = sets.and_then(|sets| {
+            match format {
+                Format::Json => {
+                    let v = serde_json::json!({ "file": path.display().to_string(), "sets": sets });
+                    serde_json::to_writer(&mut *out, &v)?;
+                    writeln!(out)?;
+                }
+                Format::Text => {
+                    for s in &sets {
+                        for r in &s.requests {
+                            write_text(out, path, &s.control_number, r)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        let c = super::input::finish(path, result, 0);
+        if c != 0 {
+            code = c;
+        }
+    }
+    code
+}
