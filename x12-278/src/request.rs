@@ -203,6 +203,19 @@ impl<'a> Service<'a> {
             .unwrap_or_default()
     }
 
+    /// The quantity asked for, as (unit or basis code, count): SV103/SV104 (UN units,
+    /// MJ minutes), SV204/SV205 (DA days, UN units), or SV306 (a procedure count, with
+    /// no unit code). `None` when the service segment gives no count.
+    pub fn quantity(&self) -> Option<(&'a str, &'a str)> {
+        let s = self.service_segment()?;
+        let (unit, count) = match s.id() {
+            b"SV1" => (text(s.get(3)), text(s.get(4))),
+            b"SV2" => (text(s.get(4)), text(s.get(5))),
+            _ => ("", text(s.get(6))),
+        };
+        (!count.is_empty()).then_some((unit, count))
+    }
+
     /// SV201 revenue code.
     pub fn revenue_code(&self) -> &'a str {
         match self.service_segment() {
@@ -266,7 +279,8 @@ impl<'a> Service<'a> {
 
 impl Serialize for Service<'_> {
     /// `{"traces", "service_type", "own_service_type", "procedure", "modifiers",
-    /// "revenue_code", "dates", "provider", "attachments"}`.
+    /// "revenue_code", "quantity", "dates", "provider", "attachments"}`; `quantity` is
+    /// `{"unit", "count"}` or null.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("traces", &self.traces().collect::<Vec<_>>())?;
@@ -275,6 +289,14 @@ impl Serialize for Service<'_> {
         m.serialize_entry("procedure", &self.procedure())?;
         m.serialize_entry("modifiers", &self.modifiers())?;
         m.serialize_entry("revenue_code", self.revenue_code())?;
+        m.serialize_entry(
+            "quantity",
+            &self.quantity().map(|(unit, count)| {
+                [("unit", unit), ("count", count)]
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            }),
+        )?;
         m.serialize_entry("dates", &self.dates().collect::<Vec<_>>())?;
         m.serialize_entry("provider", &self.provider())?;
         m.serialize_entry("attachments", &self.attachments().collect::<Vec<_>>())?;

@@ -1,0 +1,742 @@
+//! Routing through real files: the ROUTING.md §6 examples and extra checks, every vendor
+//! reached, rejects and no-PA outcomes, follow-ups, the table and eligibility errors, and
+//! the valid 278 request per PA type.
+
+use gatewayd::route::{
+    route_file, Action, Code, CodeSet, Decision, EligibilityError, EligibilityFile, MemoryPaIndex,
+    NoEligibility, NoPaIndex, PaIndex, PrefixSet, RequestRouting, Router, Table, TableError,
+    BUNDLED_TABLE,
+};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn router() -> Router {
+    Router::bundled().expect("bundled table")
+}
+
+fn eligibility(router: &Router) -> EligibilityFile {
+    EligibilityFile::load(
+        &fixtures().join("routing/eligibility.csv"),
+        &router.table().benefit_plans,
+    )
+    .expect("fixture eligibility")
+}
+
+/// Routes a fixture with the fixture eligibility file and `pa`; asserts the file is valid.
+fn route_with(name: &str, pa: &dyn PaIndex) -> Vec<RequestRouting> {
+    let router = router();
+    let elig = eligibility(&router);
+    let data = std::fs::read(fixtures().join("routing").join(name)).expect(name);
+    let sets = route_file(&router, &data[..], &elig, pa).expect("read");
+    assert_eq!(sets.len(), 1, "{name}: one transaction set");
+    assert_eq!(sets[0].errors, 0, "{name}: the fixture validates");
+    sets.into_iter().flat_map(|s| s.requests).collect()
+}
+
+fn route(name: &str) -> RequestRouting {
+    let mut r = route_with(name, &NoPaIndex);
+    assert_eq!(r.len(), 1, "{name}: one request");
+    r.remove(0)
+}
+
+fn line<'a>(r: &'a RequestRouting, label: &str) -> &'a Decision {
+    &r.routed
+        .lines
+        .iter()
+        .find(|l| l.line == label)
+        .unwrap_or_else(|| panic!("line {label}"))
+        .decision
+}
+
+/// The single work item of a 278 (or the claim queue of an 837) as (vendor, pa_type, action).
+fn target(r: &RequestRouting) -> (String, String, Action) {
+    if let Some(c) = &r.claim_route {
+        return (c.vendor.clone(), c.pa_type.clone(), c.action);
+    }
+    assert_eq!(r.work_items.len(), 1, "one work item: {:#?}", r.work_items);
+    let w = &r.work_items[0];
+    (w.vendor.clone(), w.pa_type.clone(), w.action)
+}
+
+fn is(r: &RequestRouting, vendor: &str, pa_type: &str) {
+    let (v, p, a) = target(r);
+    assert_eq!(
+        (v.as_str(), p.as_str()),
+        (vendor, pa_type),
+        "{:#?}",
+        r.routed
+    );
+    assert_eq!(a, Action::Route);
+}
+
+#[test]
+fn example_01_dme() {
+    let r = route("ex01-dme.x12");
+    is(&r, "csra", "dme");
+    let d = line(&r, "5");
+    assert_eq!(d.rule, "dme");
+    assert_eq!(d.decided_by, "any.proc.HC");
+    assert!(
+        r.routed.flags.is_empty(),
+        "plan known: {:?}",
+        r.routed.flags
+    );
+}
+
+#[test]
+fn example_02_split_dme_and_therapies() {
+    let r = route("ex02-split-dme-therapies.x12");
+    assert_eq!(r.work_items.len(), 2);
+    let dme = &r.work_items[0];
+    assert_eq!((dme.vendor.as_str(), dme.pa_type.as_str()), ("csra", "dme"));
+    assert_eq!(dme.services, ["5", "7"], "lines 1 and 3 (HL 5 and 7)");
+    let ost = &r.work_items[1];
+    assert_eq!(
+        (ost.vendor.as_str(), ost.pa_type.as_str()),
+        ("ccme", "outpatient_specialized_therapies")
+    );
+    assert_eq!(ost.services, ["6"]);
+    // the default-rule line joined the first group, flagged
+    assert_eq!(line(&r, "7").rule, "default");
+    assert!(dme.flags.contains(&"default_route".to_string()));
+    // both items carry the same context and correlation, and only their own 2000F loops
+    assert_eq!(dme.context_spans, ost.context_spans);
+    assert_eq!(dme.correlation.bht03, "RT6002");
+    assert_eq!(dme.correlation.trn.as_deref(), Some("RT6002EV"));
+    assert_eq!(dme.service_spans.len(), 2);
+    assert_eq!(ost.service_spans.len(), 1);
+    let ctx_end = dme.context_spans.iter().map(|s| s.1).max().unwrap();
+    let (first, _) = dme.service_spans[0];
+    assert!(dme.context_spans[0].0 == 0 && first <= ctx_end);
+    for (a, b) in dme.service_spans.iter().chain(&ost.service_spans) {
+        assert!(a < b);
+        assert!(!dme
+            .context_spans
+            .iter()
+            .any(|(c, d)| c < b && a < d && *d - *c < 3 && *c != 0));
+    }
+}
+
+#[test]
+fn example_03_pcs() {
+    let r = route("ex03-pcs.x12");
+    is(&r, "liberty", "pcs");
+    assert!(
+        line(&r, "5").flags.is_empty(),
+        "modifier HB meets expect.modifier"
+    );
+}
+
+#[test]
+fn example_04_out_of_state_ambulance() {
+    let r = route("ex04-oos-ambulance.x12");
+    is(&r, "csra", "out_of_state_ambulance");
+    assert_eq!(line(&r, "5").rule, "ambulance.out_of_state");
+}
+
+#[test]
+fn example_05_out_of_state_medical_surgical_by_date() {
+    let r = route("ex05a-2022-oos-med-surg.x12");
+    is(&r, "dma", "out_of_state_medical_surgical");
+    let d = line(&r, "5");
+    assert_eq!(d.rule, "oos_medical_surgical.dma");
+    assert!(d.flags.contains(&"border_unverified".to_string()));
+    let r = route("ex05b-2023-oos-med-surg.x12");
+    is(&r, "csra", "out_of_state_medical_surgical");
+    let d = line(&r, "5");
+    assert_eq!(d.rule, "oos_medical_surgical.gdit");
+    // the DMA rule was tried and failed on its window
+    let dma = d
+        .trace
+        .iter()
+        .find(|s| s.rule == "oos_medical_surgical.dma")
+        .unwrap();
+    assert!(!dma.matched);
+    assert_eq!(dma.key, "effective");
+}
+
+#[test]
+fn example_06_transplant_whole_request() {
+    let r = route("ex06-transplant.x12");
+    is(&r, "dma", "transplant");
+    let d = r.routed.request.as_ref().expect("pass 1 decided");
+    assert_eq!(d.rule, "transplant");
+    assert_eq!(d.scope, "request");
+    assert_eq!(r.work_items[0].services, ["5", "6"], "never split");
+    assert!(r
+        .routed
+        .lines
+        .iter()
+        .all(|l| l.decision.rule == "transplant"));
+}
+
+#[test]
+fn example_07_radiology_then_no_pa() {
+    let r = route("ex07a-2019-radiology.x12");
+    is(&r, "medsolutions", "radiology");
+    let r = route("ex07b-2022-radiology.x12");
+    let (v, p, a) = target(&r);
+    assert_eq!(
+        (v.as_str(), p.as_str(), a),
+        ("none", "none", Action::NoPaRequired)
+    );
+    assert_eq!(line(&r, "5").rule, "radiology.no_pa");
+}
+
+#[test]
+fn example_08_hospice_837i() {
+    let r = route("ex08-hospice.x12");
+    is(&r, "dma", "hospice");
+    assert_eq!(r.transaction.name(), "837I");
+}
+
+#[test]
+fn example_09_orthodontic_837d() {
+    let r = route("ex09-orthodontic.x12");
+    is(&r, "csra", "orthodontic");
+    assert!(line(&r, "1").flags.is_empty(), "age 14 meets expect.age_lt");
+}
+
+#[test]
+fn example_10_behavioral_health_837p() {
+    let r = route("ex10-behavioral-health.x12");
+    is(&r, "beacon", "behavioral_health");
+}
+
+#[test]
+fn example_11_state_funded_reject_names_the_lme_mco() {
+    let r = route("ex11-lme-mco-reject.x12");
+    let (v, p, a) = target(&r);
+    assert_eq!(
+        (v.as_str(), p.as_str(), a),
+        ("lme_mco", "behavioral_health_state_funded", Action::Reject)
+    );
+    let d = r.routed.request.as_ref().unwrap();
+    assert_eq!(d.rule, "plan.dmh_state_funded");
+    assert_eq!(d.decided_by, "when.benefit_plan");
+    assert!(
+        d.vendor_name
+            .contains("Local Management Entity / Managed Care Organization"),
+        "{}",
+        d.vendor_name
+    );
+}
+
+#[test]
+fn example_12_sickle_cell() {
+    let r = route("ex12-sickle-cell.x12");
+    is(&r, "dph", "sickle_cell_program");
+    let d = r.routed.request.as_ref().unwrap();
+    assert!(
+        d.flags.is_empty(),
+        "D5700 and age 27 meet the expectations: {:?}",
+        d.flags
+    );
+}
+
+#[test]
+fn extra_therapeutic_leave_837i() {
+    let r = route("extra-a-therapeutic-leave.x12");
+    is(&r, "csra", "therapeutic_leave");
+    assert!(
+        line(&r, "1").flags.is_empty(),
+        "bill type 21 meets expect.bill_type"
+    );
+}
+
+#[test]
+fn extra_aba_is_behavioral_health_not_ccme() {
+    let r = route("extra-b-aba.x12");
+    is(&r, "beacon", "behavioral_health");
+    let ost = line(&r, "5")
+        .trace
+        .iter()
+        .find(|s| s.rule == "outpatient_specialized_therapies")
+        .unwrap();
+    assert!(!ost.matched);
+    assert_eq!(
+        ost.key, "unless.proc.HC",
+        "ABA 97151-97158 is excluded from CCME"
+    );
+}
+
+#[test]
+fn extra_out_of_state_dme_stays_dme() {
+    let r = route("extra-c-dme-out-of-state.x12");
+    is(&r, "csra", "dme");
+    assert!(line(&r, "5").flags.is_empty());
+}
+
+#[test]
+fn managed_care_member_is_rejected_to_the_health_plan() {
+    let r = route("php-managed-care-reject.x12");
+    let (v, p, a) = target(&r);
+    assert_eq!(
+        (v.as_str(), p.as_str(), a),
+        ("php", "managed_care", Action::Reject)
+    );
+    assert!(r
+        .routed
+        .request
+        .as_ref()
+        .unwrap()
+        .vendor_name
+        .contains("health plan"));
+}
+
+#[test]
+fn synthetic_line_when_no_service_level() {
+    let r = route("synthetic-optical.x12");
+    is(&r, "csra", "optical");
+    assert_eq!(r.routed.lines.len(), 1);
+    assert_eq!(r.routed.lines[0].line, "event");
+    assert!(r.work_items[0].services.is_empty());
+}
+
+#[test]
+fn unknown_plan_means_plan_gates_cannot_fire() {
+    let router = router();
+    let data = std::fs::read(fixtures().join("routing/ex12-sickle-cell.x12")).unwrap();
+    let sets = route_file(&router, &data[..], &NoEligibility, &NoPaIndex).unwrap();
+    let r = &sets[0].requests[0];
+    assert!(r.routed.request.is_none(), "no plan gate fired");
+    assert!(r.routed.flags.contains(&"plan_unverified".to_string()));
+    let d = line(r, "5");
+    assert_eq!(d.rule, "default");
+    assert!(d.flags.contains(&"plan_unverified".to_string()));
+    assert!(d.flags.contains(&"needs_manual_review".to_string()));
+}
+
+#[test]
+fn follow_ups_go_to_the_issuing_vendor() {
+    let mut pa = MemoryPaIndex::default();
+    pa.insert("PA20230001", "liberty", "pcs");
+    pa.insert("PA20230002", "ccme", "outpatient_specialized_therapies");
+    let r = route_with("sticky-extension.x12", &pa).remove(0);
+    let d = r.routed.request.as_ref().expect("step 0 decided");
+    assert_eq!(
+        (d.vendor.as_str(), d.rule.as_str()),
+        ("liberty", "pa_index")
+    );
+    assert_eq!(target(&r).0, "liberty");
+    // an unknown number falls through to the rules, flagged
+    let r = route_with("sticky-unknown.x12", &pa).remove(0);
+    assert!(r.routed.request.is_none());
+    assert_eq!(target(&r).1, "dme");
+    assert!(r.routed.flags.contains(&"prior_auth_unknown".to_string()));
+    // an 837 quoting a known PA (REF*G1) goes to that vendor
+    let r = route_with("sticky-claim-medicare.x12", &pa).remove(0);
+    let c = r.claim_route.as_ref().unwrap();
+    assert_eq!(c.vendor, "ccme");
+    assert_eq!(c.rule, "pa_index");
+}
+
+#[test]
+fn medicare_primary_is_flagged_never_rejected() {
+    let r = route("sticky-claim-medicare.x12");
+    assert!(r.routed.flags.contains(&"medicare_primary".to_string()));
+    is(&r, "beacon", "behavioral_health");
+}
+
+#[test]
+fn every_vendor_is_reached_by_a_fixture() {
+    let router = router();
+    let mut pa = MemoryPaIndex::default();
+    pa.insert("PA20230001", "liberty", "pcs");
+    let mut reached = BTreeSet::new();
+    for entry in std::fs::read_dir(fixtures().join("routing")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "x12") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            for r in route_with(&name, &pa) {
+                for l in &r.routed.lines {
+                    reached.insert(l.decision.vendor.clone());
+                }
+            }
+        }
+    }
+    let all: BTreeSet<String> = router
+        .table()
+        .vendors
+        .iter()
+        .map(|v| v.id.clone())
+        .collect();
+    assert_eq!(reached, all);
+}
+
+#[test]
+fn valid_278_requests_route_to_their_pa_type() {
+    let dir = fixtures().join("valid/278");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return; // written by the 278 fixture work; nothing to check before it lands
+    };
+    let router = router();
+    let mut seen = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "x12") {
+            continue;
+        }
+        let want = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(&path).unwrap();
+        // plan-gated PA types come from eligibility, not from the file: the member is
+        // given the plan the PA type needs; everyone else is Medicaid Direct
+        let plan = match want.as_str() {
+            "managed_care" => "PHP_STANDARD",
+            "behavioral_health_state_funded" => "DMH_STATE_FUNDED",
+            "sickle_cell_program" => "DPH_SICKLE_CELL",
+            "infant_toddler_program" => "DPH_ITP",
+            _ => "MEDICAID_DIRECT",
+        };
+        let elig = |_: &str, _: gatewayd::route::Date| Some(plan.to_string());
+        let sets = route_file(&router, &data[..], &elig, &NoPaIndex).unwrap();
+        assert!(
+            sets.iter().all(|s| s.errors == 0),
+            "{}: valid",
+            path.display()
+        );
+        let items: usize = sets
+            .iter()
+            .flat_map(|s| &s.requests)
+            .map(|r| r.work_items.len())
+            .sum();
+        assert!(items > 0, "{}: routed", path.display());
+        for s in &sets {
+            for r in &s.requests {
+                for w in &r.work_items {
+                    assert_eq!(w.pa_type, want, "{}: {:#?}", path.display(), r.routed);
+                }
+            }
+        }
+        seen += 1;
+    }
+    assert!(seen > 0 || dir.read_dir().is_err());
+}
+
+// ---- the table: every error kind names the rule and the key ----
+
+fn table_with(from: &str, to: &str) -> Result<Table, TableError> {
+    assert!(BUNDLED_TABLE.contains(from), "{from}");
+    Table::parse(&BUNDLED_TABLE.replacen(from, to, 1))
+}
+
+#[test]
+fn bundled_table_loads() {
+    let t = Table::bundled().unwrap();
+    assert_eq!(t.rules.len(), 32);
+    assert_eq!(t.vendors.len(), 10);
+}
+
+#[test]
+fn table_unknown_key_in_a_rule() {
+    let e = table_with(
+        "any.proc.AD = [\"D8000-D8999\"]",
+        "any.proc.AD = [\"D8000-D8999\"]\nany.colour = [\"red\"]",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        TableError::UnknownKey {
+            context: "rule orthodontic".into(),
+            key: "any.colour".into()
+        }
+    );
+    let e = table_with(
+        "any.proc.AD = [\"D8000-D8999\"]",
+        "any.proc.XX = [\"D8000-D8999\"]",
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "rule orthodontic: unknown key `any.proc.XX`");
+    let e = table_with("id = \"orthodontic\"", "id = \"orthodontic\"\nweight = 3").unwrap_err();
+    assert_eq!(e.to_string(), "rule orthodontic: unknown key `weight`");
+    let e = table_with("id = \"liberty\"", "id = \"liberty\"\nwebsite = \"x\"").unwrap_err();
+    assert_eq!(e.to_string(), "vendor liberty: unknown key `website`");
+}
+
+#[test]
+fn table_unknown_vendor() {
+    let e = table_with("vendor = \"liberty\"", "vendor = \"libertee\"").unwrap_err();
+    assert_eq!(
+        e,
+        TableError::UnknownVendor {
+            rule: "pcs".into(),
+            vendor: "libertee".into()
+        }
+    );
+    let e = table_with("pa_type = \"pcs\"", "pa_type = \"personal_care\"").unwrap_err();
+    assert!(
+        matches!(e, TableError::UnknownPaType { ref rule, .. } if rule == "pcs"),
+        "{e}"
+    );
+}
+
+#[test]
+fn table_unknown_set() {
+    let e = table_with("any.set = [\"car_t\"]", "any.set = [\"car_tt\"]").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "rule transplant.car_t.dma: key `any.set`: unknown set `car_tt`"
+    );
+}
+
+#[test]
+fn table_duplicate_priority() {
+    let e = table_with("priority = 430", "priority = 420").unwrap_err();
+    assert_eq!(
+        e,
+        TableError::DuplicatePriority {
+            rule: "pcs".into(),
+            other: "long_term_care".into(),
+            priority: 420
+        }
+    );
+}
+
+#[test]
+fn table_bad_ranges() {
+    let e = table_with("\"D8000-D8999\"", "\"D8000-D899\"").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "rule orthodontic: key `any.proc.AD`: bad range `D8000-D899`: the ends differ in length"
+    );
+    let e = table_with("\"D8000-D8999\"", "\"D8999-D8000\"").unwrap_err();
+    assert!(
+        matches!(e, TableError::BadRange { ref context, ref key, reason, .. }
+        if context == "rule orthodontic" && key == "any.proc.AD" && reason.contains("after")),
+        "{e}"
+    );
+}
+
+#[test]
+fn table_bad_dates() {
+    let e = table_with(
+        "effective = { to = \"2022-08-31\" }",
+        "effective = { to = \"2022-02-30\" }",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        TableError::BadDate {
+            context: "rule transplant.car_t.dma".into(),
+            key: "effective.to".into(),
+            value: "2022-02-30".into()
+        }
+    );
+    let e = table_with(
+        "effective = { to = \"2022-08-31\" }",
+        "effective = { from = \"2023-01-01\", to = \"2022-08-31\" }",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, TableError::BadDate { ref key, .. } if key == "effective"),
+        "{e}"
+    );
+}
+
+#[test]
+fn table_unknown_benefit_plan() {
+    let e = table_with(
+        "when.benefit_plan = [\"DPH_ITP\"]",
+        "when.benefit_plan = [\"DPH_ITP2\"]",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "rule plan.dph_itp: key `when.benefit_plan`: unknown benefit plan `DPH_ITP2`"
+    );
+}
+
+#[test]
+fn table_other_errors() {
+    assert!(matches!(
+        Table::parse("rule = ["),
+        Err(TableError::Syntax(_))
+    ));
+    let e = table_with("id = \"pdn\"", "id = \"pcs\"").unwrap_err();
+    assert!(
+        matches!(e, TableError::DuplicateId { ref id, .. } if id == "pcs"),
+        "{e}"
+    );
+    let e = table_with("scope = \"line\"", "scope = \"lane\"").unwrap_err();
+    assert!(
+        matches!(e, TableError::BadValue { ref context, .. } if context == "rule plan.lme_mco_waiver_bh"),
+        "{e}"
+    );
+    let e = table_with(
+        "when.transport_location = \"out_of_state\"",
+        "when.transport_location = \"abroad\"",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, TableError::BadValue { ref key, .. } if key == "when.transport_location"),
+        "{e}"
+    );
+    let e = table_with("expect.age_ge = 19", "expect.age_ge = \"19\"").unwrap_err();
+    assert!(
+        matches!(e, TableError::BadValue { ref key, .. } if key == "expect.age_ge"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_replacement_table_is_used() {
+    // the same table with the PCS rule moved to CCME's vendor would be refused: the PA
+    // type belongs to Liberty; moving hearing aids ahead of DME is accepted and changes nothing
+    let t = table_with("priority = 260", "priority = 265").unwrap();
+    let router = Router::new(t);
+    let data = std::fs::read(fixtures().join("routing/ex01-dme.x12")).unwrap();
+    let sets = route_file(&router, &data[..], &NoEligibility, &NoPaIndex).unwrap();
+    assert_eq!(sets[0].requests[0].work_items[0].pa_type, "dme");
+}
+
+// ---- eligibility file ----
+
+fn elig(text: &str) -> Result<EligibilityFile, EligibilityError> {
+    EligibilityFile::parse(text, &router().table().benefit_plans)
+}
+
+#[test]
+fn eligibility_errors_name_the_line() {
+    const H: &str = "member_id,benefit_plan,from,to,dob\n";
+    assert_eq!(
+        elig("id,plan\n").unwrap_err(),
+        EligibilityError::Header { line: 1 }
+    );
+    assert_eq!(
+        elig(&format!(
+            "{H}M1,MPW,2023-01-01,,1990-01-01\nM2,MPW,2023-01-01\n"
+        ))
+        .unwrap_err(),
+        EligibilityError::Columns { line: 3, found: 3 }
+    );
+    assert_eq!(
+        elig(&format!("{H}M1,GOLD,2023-01-01,,1990-01-01\n")).unwrap_err(),
+        EligibilityError::UnknownPlan {
+            line: 2,
+            plan: "GOLD".into()
+        }
+    );
+    let e = elig(&format!("# comment\n{H}\nM1,MPW,2023-13-01,,1990-01-01\n")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "eligibility file line 4: column `from`: bad date `2023-13-01`"
+    );
+    let e = elig(&format!("{H}M1,MPW,2023-01-01,,1990-02-30\n")).unwrap_err();
+    assert!(
+        matches!(e, EligibilityError::BadDate { line: 2, column: "dob", ref value } if value.is_empty()),
+        "the date of birth is not echoed"
+    );
+    assert_eq!(
+        elig(&format!("{H}M1,MPW,2023-02-01,2023-01-01,1990-01-01\n")).unwrap_err(),
+        EligibilityError::Window { line: 2 }
+    );
+    assert_eq!(
+        elig(&format!("{H},MPW,2023-02-01,,1990-01-01\n")).unwrap_err(),
+        EligibilityError::EmptyMember { line: 2 }
+    );
+}
+
+// ---- compiled matchers agree with the plain definition ----
+
+#[test]
+fn compiled_sets_agree_with_a_linear_scan() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet = b"0123456789ABCDE";
+    let code = |len: usize, next: &mut dyn FnMut() -> u64| {
+        let s: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+            .collect();
+        Code::new(&s).unwrap()
+    };
+    for _ in 0..50 {
+        let mut ranges = Vec::new();
+        for _ in 0..(next() % 20) {
+            let len = 3 + (next() % 3) as usize;
+            let (a, b) = (code(len, &mut next), code(len, &mut next));
+            ranges.push(if a <= b { (a, b) } else { (b, a) });
+        }
+        let set = CodeSet::new(ranges.clone());
+        let prefixes: Vec<Code> = (0..(next() % 10))
+            .map(|_| code(1 + (next() % 3) as usize, &mut next))
+            .collect();
+        let pset = PrefixSet::new(prefixes.clone(), false);
+        for _ in 0..200 {
+            let c = code(3 + (next() % 3) as usize, &mut next);
+            let linear = ranges.iter().any(|(a, b)| {
+                a.len() == c.len() && a.packed() <= c.packed() && c.packed() <= b.packed()
+            });
+            assert_eq!(set.contains(&c), linear, "{c} in {ranges:?}");
+            let plinear = prefixes
+                .iter()
+                .any(|p| c.as_bytes().starts_with(p.as_bytes()));
+            assert_eq!(pset.contains(&c), plinear, "{c} prefixes {prefixes:?}");
+        }
+    }
+}
+
+// ---- the command line ----
+
+#[test]
+fn cli_route_json_and_text() {
+    let x12 = env!("CARGO_BIN_EXE_x12");
+    let file = fixtures().join("routing/ex02-split-dme-therapies.x12");
+    let elig = fixtures().join("routing/eligibility.csv");
+    let out = std::process::Command::new(x12)
+        .args(["route", "--format", "json", "--eligibility"])
+        .arg(&elig)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let req = &v["sets"][0]["requests"][0];
+    assert_eq!(req["transaction"], "278");
+    assert_eq!(req["id"], "RT6002");
+    assert_eq!(req["lines"][0]["decision"]["rule"], "dme");
+    assert_eq!(req["lines"][0]["decision"]["action"], "route");
+    assert_eq!(req["work_items"][1]["vendor"], "ccme");
+    assert!(
+        req["lines"][0]["decision"]["trace"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 3
+    );
+    let text = std::process::Command::new(x12)
+        .args(["route"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("line 6: ccme / outpatient_specialized_therapies  route  rule=outpatient_specialized_therapies"), "{text}");
+    assert!(text.contains("plan_unverified"), "{text}");
+    // a bad table is a start-up error naming the rule and key
+    let dir = std::env::temp_dir().join(format!("ncx12-route-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("contractors.toml");
+    std::fs::write(
+        &bad,
+        BUNDLED_TABLE.replacen("priority = 430", "priority = 420", 1),
+    )
+    .unwrap();
+    let out = std::process::Command::new(x12)
+        .args(["route", "--contractors"])
+        .arg(&bad)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rule pcs: key `priority`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
