@@ -21,6 +21,58 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     }
 }
 
+/// Field `n` (0-based) of `hay` split on `sep`: the bytes between the `n`-th separator
+/// and the next (or the end); `None` when `hay` has fewer than `n` separators.
+///
+/// Eight bytes at a time: a word's separator bytes are found with the exact
+/// zero-byte bit trick and counted with one popcount, so skipping fields costs a few
+/// instructions per word rather than per byte.
+#[inline]
+pub(crate) fn nth_field(hay: &[u8], sep: u8, n: usize) -> Option<&[u8]> {
+    let start = if n == 0 {
+        0
+    } else {
+        nth_separator(hay, sep, n)? + 1
+    };
+    let rest = &hay[start..];
+    let end = find_byte(sep, rest).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Index of the `n`-th (1-based) `sep` in `hay`.
+#[inline]
+fn nth_separator(hay: &[u8], sep: u8, n: usize) -> Option<usize> {
+    const LO: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let pattern = u64::from(sep) * 0x0101_0101_0101_0101;
+    let mut left = n;
+    let mut at = 0usize;
+    while at + 8 <= hay.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&hay[at..at + 8]);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // high bit of each byte that was equal to `sep`, exactly
+        let mut hits = !(((x & LO).wrapping_add(LO)) | x | LO);
+        let count = hits.count_ones() as usize;
+        if count >= left {
+            for _ in 1..left {
+                hits &= hits - 1;
+            }
+            return Some(at + hits.trailing_zeros() as usize / 8);
+        }
+        left -= count;
+        at += 8;
+    }
+    for (i, b) in hay[at..].iter().enumerate() {
+        if *b == sep {
+            left -= 1;
+            if left == 0 {
+                return Some(at + i);
+            }
+        }
+    }
+    None
+}
+
 /// One segment, borrowed from the input: the identifier and the elements, without the
 /// terminator.
 ///
@@ -101,10 +153,11 @@ impl<'a> Segment<'a> {
     /// Element `n`, 1-based as X12 numbers them (`NM109` is `element(9)`); `None` past
     /// the last element present. An empty element is `Some` with empty bytes.
     pub fn element(&self, n: usize) -> Option<Element<'a>> {
-        if n == 0 {
+        if n == 0 || self.id_len as usize >= self.content.len() {
             return None;
         }
-        self.elements().nth(n - 1)
+        let rest = &self.content[self.id_len as usize + 1..];
+        nth_field(rest, self.delimiters.element, n - 1).map(|b| Element::new(b, self.delimiters))
     }
 
     /// The bytes of element `n`, or empty when absent.
@@ -230,7 +283,7 @@ impl<'a> Element<'a> {
         if n == 0 {
             return None;
         }
-        self.components().nth(n - 1)
+        nth_field(self.bytes, self.delimiters.component, n - 1)
     }
 }
 
@@ -297,6 +350,28 @@ mod tests {
         assert_eq!(s.element(4).map(|e| e.is_empty()), Some(true));
         assert!(s.element(5).is_none());
         assert!(s.element(0).is_none());
+    }
+
+    #[test]
+    fn nth_field_agrees_with_splitting() {
+        let samples: [&[u8]; 6] = [
+            b"",
+            b"A",
+            b"**",
+            b"NM1*85*2*CLINIC*****XX*1234567893",
+            b"A*BB*CCC*DDDD*EEEEE*FFFFFF*GGGGGGG*HHHHHHHH*IIIIIIIII*",
+            b"********************",
+        ];
+        for hay in samples {
+            let fields: Vec<&[u8]> = hay.split(|b| *b == b'*').collect();
+            for n in 0..fields.len() + 3 {
+                assert_eq!(
+                    nth_field(hay, b'*', n),
+                    fields.get(n).copied(),
+                    "{hay:?} {n}"
+                );
+            }
+        }
     }
 
     #[test]

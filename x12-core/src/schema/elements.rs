@@ -97,6 +97,14 @@ pub(crate) fn check_elements(
         .is_some_and(|r| memchr::memchr(r, bytes).is_some());
     let mut present: u64 = 0; // bit per position 1..=63 that holds a value
     let mut reported: u64 = 0; // required positions already reported missing
+                               // the date/time period pair (1250 format, 1251 value), read on the way
+    let period_at = sd.period.map_or((0, 0), |(q, i)| {
+        (
+            usize::from(sd.elements[q].position),
+            usize::from(sd.elements[i].position),
+        )
+    });
+    let mut period: (&[u8], &[u8]) = (b"", b"");
     if id_len < bytes.len() {
         let mut rest = &bytes[id_len + 1..];
         let mut pos = 0usize;
@@ -106,9 +114,18 @@ pub(crate) fn check_elements(
                 Some(i) => (&rest[..i], Some(&rest[i + 1..])),
                 None => (rest, None),
             };
+            if pos == period_at.0 {
+                period.0 = value;
+            } else if pos == period_at.1 {
+                period.1 = value;
+            }
             if !value.is_empty() {
                 // required elements before this one that hold nothing, in position order
-                let below = if pos < 64 { (1u64 << pos) - 1 } else { u64::MAX };
+                let below = if pos < 64 {
+                    (1u64 << pos) - 1
+                } else {
+                    u64::MAX
+                };
                 let due = sd.required & !present & !reported & below;
                 if due != 0 {
                     report_missing(sd, due, ctx, issues);
@@ -142,7 +159,7 @@ pub(crate) fn check_elements(
         check_rule(sd, rule, present, ctx, issues);
     }
     if sd.period.is_some() {
-        check_period(sd, seg, ctx, issues);
+        check_period(sd, period.0, period.1, ctx, issues);
     }
 }
 
@@ -448,7 +465,7 @@ fn missing_component(
 
 /// Whether [`check_value`] would find nothing wrong with `v`: the same checks, without
 /// building a finding. Most values are fine; only the others pay for a message.
-#[inline]
+#[inline(always)]
 fn value_ok(def: &ElementDef, v: &[u8]) -> bool {
     if !v.iter().all(|b| (0x20..=0x7E).contains(b)) {
         return false;
@@ -758,11 +775,15 @@ fn check_rule(
 /// X12's date/time period pair: element 1251 holds a date in the format its 1250
 /// qualifier names (D8 `CCYYMMDD`, RD8 `CCYYMMDD-CCYYMMDD`, DT `CCYYMMDDHHMM`, TM
 /// `HHMM`). A rule of the standard, not of one guide.
-fn check_period(sd: &SegmentDef, seg: &Segment<'_>, ctx: &Ctx<'_>, issues: &mut Vec<Issue>) {
-    if let Some((q, i)) = sd.period {
+fn check_period(
+    sd: &SegmentDef,
+    format: &[u8],
+    value: &[u8],
+    ctx: &Ctx<'_>,
+    issues: &mut Vec<Issue>,
+) {
+    if let Some((_, i)) = sd.period {
         let def = &sd.elements[i];
-        let format = seg.get(usize::from(sd.elements[q].position));
-        let value = seg.get(usize::from(def.position));
         if value.is_empty() {
             return;
         }

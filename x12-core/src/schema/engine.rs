@@ -119,32 +119,51 @@ impl<'g> Engine<'g> {
         }
     }
 
-    fn qualifies(&self, def: u32, seg: &Segment<'_>) -> bool {
+    /// Whether `seg` carries a qualifier value that definition `def` accepts. The
+    /// qualifier value is read once per place and kept in `seen`: sibling definitions
+    /// (a run of DTP or REF by qualifier) ask for the same element again and again.
+    fn qualifies<'s>(
+        &self,
+        def: u32,
+        seg: &Segment<'s>,
+        seen: &mut Option<((u8, u8), &'s [u8])>,
+    ) -> bool {
         let d = &self.guide.segments[def as usize];
-        match d.qualifier {
-            None => true,
-            Some((q, None)) => {
-                let e = &d.elements[q];
-                e.allows(seg.get(usize::from(e.position)))
-            }
-            Some((q, Some(c))) => {
-                let e = &d.elements[q];
+        let Some((q, c)) = d.qualifier else {
+            return true;
+        };
+        let e = &d.elements[q];
+        let (spot, allows) = match c {
+            None => ((e.position, 0), e),
+            Some(c) => {
                 let comp = &e.components[c];
-                let value = seg
-                    .element(usize::from(e.position))
-                    .and_then(|el| el.repetitions().next())
-                    .and_then(|r| r.component(usize::from(comp.position)))
-                    .unwrap_or(b"");
-                comp.allows(value)
+                ((e.position, comp.position), comp)
             }
-        }
+        };
+        let value = match *seen {
+            Some((at, v)) if at == spot => v,
+            _ => {
+                let v = match c {
+                    None => seg.get(usize::from(spot.0)),
+                    Some(_) => seg
+                        .element(usize::from(spot.0))
+                        .and_then(|el| el.repetitions().next())
+                        .and_then(|r| r.component(usize::from(spot.1)))
+                        .unwrap_or(b""),
+                };
+                *seen = Some((spot, v));
+                v
+            }
+        };
+        allows.allows(value)
     }
 
     /// Finds where `seg` goes: (frame depth, child index). Exact matches (id and
     /// qualifier) anywhere up the stack win over id-only matches.
     fn place(&self, frames: &[Frame], seg: &Segment<'_>) -> Option<(usize, u32)> {
         let key = super::model::id_key(seg.id());
-        let id = self.guide.segment_keys.binary_search(&key).ok()?;
+        let id = self.guide.segment_key_index(key)?;
+        let mut seen = None;
         for exact in [true, false] {
             for d in (0..frames.len()).rev() {
                 let f = frames[d];
@@ -172,7 +191,9 @@ impl<'g> Engine<'g> {
                     if f.loop_index != 0 && l.children[ci as usize] == Child::Segment(l.trigger) {
                         continue;
                     }
-                    if !exact || self.qualifies(self.def_of(l.children[ci as usize]), seg) {
+                    if !exact
+                        || self.qualifies(self.def_of(l.children[ci as usize]), seg, &mut seen)
+                    {
                         return Some((d, ci));
                     }
                 }

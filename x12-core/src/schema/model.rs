@@ -123,7 +123,7 @@ impl ElementDef {
     }
 
     /// Whether `value` is one of the allowed codes (true when there is no list).
-    #[inline]
+    #[inline(always)]
     pub fn allows(&self, value: &[u8]) -> bool {
         if self.codes.is_empty() {
             return true;
@@ -265,9 +265,30 @@ pub struct Guide {
     /// The distinct segment ids the guide defines, as [`id_key`]s, sorted (derived
     /// when the guide is parsed; [`LoopDef::by_id`] is indexed by position here).
     pub segment_keys: Vec<u32>,
+    /// Open-addressing table over `segment_keys`: (key, 1 + index) per slot, 0 for
+    /// an empty slot; its length is a power of two (derived).
+    pub key_slots: Vec<(u32, u16)>,
 }
 
 impl Guide {
+    /// The index in [`Guide::segment_keys`] of a segment id key, by hashing (one or two
+    /// probes) rather than a binary search on the hot path.
+    #[inline]
+    pub fn segment_key_index(&self, key: u32) -> Option<usize> {
+        let mask = self.key_slots.len().checked_sub(1)?;
+        let mut at = slot_of(key, mask);
+        loop {
+            let (k, i) = self.key_slots[at];
+            if i == 0 {
+                return None;
+            }
+            if k == key {
+                return Some(usize::from(i - 1));
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
     /// The root loop (the transaction set, ST..SE).
     pub fn root(&self) -> &LoopDef {
         &self.loops[0]
@@ -335,6 +356,12 @@ pub fn id_key(id: &[u8]) -> u32 {
         k = (k << 8) | u32::from(*b);
     }
     k
+}
+
+/// The home slot of `key` in a table of `mask + 1` slots.
+#[inline]
+pub(crate) fn slot_of(key: u32, mask: usize) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> 16) as usize & mask
 }
 
 /// A code of up to seven bytes packed into an integer with its length; `None` when

@@ -318,6 +318,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         }],
         segments: Vec::new(),
         segment_keys: Vec::new(),
+        key_slots: Vec::new(),
     };
     // open[d] is what an item at indent d+1 belongs to
     let mut open: Vec<Open> = Vec::new();
@@ -555,6 +556,16 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
     let mut keys: Vec<u32> = g.segments.iter().map(|s| s.key).collect();
     keys.sort_unstable();
     keys.dedup();
+    let size = (keys.len() * 4).next_power_of_two().max(8);
+    let mut slots = vec![(0u32, 0u16); size];
+    for (i, k) in keys.iter().enumerate() {
+        let mut at = slot_of(*k, size - 1);
+        while slots[at].1 != 0 {
+            at = (at + 1) & (size - 1);
+        }
+        slots[at] = (*k, i as u16 + 1);
+    }
+    g.key_slots = slots;
     g.segment_keys = keys;
     for li in 0..g.loops.len() {
         let mut by_key: Vec<(u32, Vec<u32>)> = Vec::new();
