@@ -699,7 +699,8 @@ fn cli_route_json_and_text() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let req = &v["sets"][0]["requests"][0];
+    assert_eq!(v["control_number"], "0001");
+    let req = &v["requests"][0];
     assert_eq!(req["transaction"], "278");
     assert_eq!(req["id"], "RT6002");
     assert_eq!(req["lines"][0]["decision"]["rule"], "dme");

@@ -2,6 +2,10 @@
 //! transaction, claim and service: vendor, PA type, action, rule, flags and the trace of
 //! rules tried.
 //!
+//! JSON output is JSON Lines: one object per transaction set, `{"file", "control_number",
+//! "errors", "requests"}`, each request in the form documented on
+//! [`crate::route::RequestRouting`].
+//!
 //! The contractor table is the bundled one unless `--contractors` names another; without
 //! `--eligibility` every benefit plan is unknown (`plan_unverified`). Exit codes: 0 when
 //! every file was routed, 2 when the table, the eligibility file or an input could not be
@@ -10,7 +14,7 @@
 use super::input::Input;
 use super::Format;
 use crate::route::{
-    route_file, Decision, EligibilityFile, NoEligibility, NoPaIndex, RequestRouting, Router, Table,
+    route_each, Decision, EligibilityFile, NoEligibility, NoPaIndex, RequestRouting, Router, Table,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,14 @@ pub struct Options {
     pub contractors: Option<PathBuf>,
     /// A member eligibility CSV.
     pub eligibility: Option<PathBuf>,
+}
+
+/// One JSON line: the file name and the set's routing.
+#[derive(serde::Serialize)]
+struct JsonSet<'a> {
+    file: &'a str,
+    #[serde(flatten)]
+    set: &'a crate::route::SetRouting,
 }
 
 fn load(opts: &Options) -> Result<(Router, Option<EligibilityFile>), String> {
@@ -171,27 +183,29 @@ pub fn run(files: &[PathBuf], format: Format, opts: &Options, out: &mut dyn Writ
                 continue;
             }
         };
-        let sets = match &eligibility {
-            Some(e) => route_file(&router, source, e, &NoPaIndex),
-            None => route_file(&router, source, &NoEligibility, &NoPaIndex),
-        };
-        let result = sets.and_then(|sets| {
+        let file = path.display().to_string();
+        let mut write = |s: crate::route::SetRouting| -> std::io::Result<()> {
             match format {
                 Format::Json => {
-                    let v = serde_json::json!({ "file": path.display().to_string(), "sets": sets });
+                    let v = JsonSet {
+                        file: &file,
+                        set: &s,
+                    };
                     serde_json::to_writer(&mut *out, &v)?;
-                    writeln!(out)?;
+                    writeln!(out)
                 }
                 Format::Text => {
-                    for s in &sets {
-                        for r in &s.requests {
-                            write_text(out, path, &s.control_number, r)?;
-                        }
+                    for r in &s.requests {
+                        write_text(out, path, &s.control_number, r)?;
                     }
+                    Ok(())
                 }
             }
-            Ok(())
-        });
+        };
+        let result = match &eligibility {
+            Some(e) => route_each(&router, source, e, &NoPaIndex, &mut write),
+            None => route_each(&router, source, &NoEligibility, &NoPaIndex, &mut write),
+        };
         let c = super::input::finish(path, result, 0);
         if c != 0 {
             code = c;

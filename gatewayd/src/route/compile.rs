@@ -21,7 +21,7 @@
 //! ```
 
 use super::features::Transaction;
-use super::table::{Conditions, Key, Table, Value, KNOWN_SEGMENTS};
+use super::table::{Conditions, Key, RuleScope, Table, Value, Window, KNOWN_SEGMENTS};
 use super::value::Code;
 
 /// Inclusive code ranges, merged and sorted per code width.
@@ -193,6 +193,10 @@ pub type Block = Vec<(Key, Matcher)>;
 pub struct CompiledRule {
     /// Index of the rule in the table.
     pub index: usize,
+    /// The rule's scope (copied from the table: no lookup per line).
+    pub scope: RuleScope,
+    /// The rule's `effective` window.
+    pub effective: Option<Window>,
     /// `when`.
     pub when: Block,
     /// `any`.
@@ -282,6 +286,8 @@ pub fn compile(table: &Table) -> Vec<CompiledRule> {
             let r = &table.rules[index];
             CompiledRule {
                 index,
+                scope: r.scope,
+                effective: r.effective,
                 when: compile_block(table, &r.when),
                 any: compile_block(table, &r.any),
                 unless: compile_block(table, &r.unless),

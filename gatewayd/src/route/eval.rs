@@ -260,13 +260,14 @@ impl Router {
             .and_then(|i| u8::try_from(i).ok())
     }
 
+    #[inline]
     fn codes(
         &self,
         field: Field,
         req: &Request,
         line: &Line,
         at_request: bool,
-        f: &dyn Fn(&Code) -> bool,
+        f: impl Fn(&Code) -> bool,
     ) -> bool {
         let facility = line.facility.or(req.facility);
         match field {
@@ -276,14 +277,15 @@ impl Router {
             Field::Hc => line.hc.as_ref().is_some_and(f),
             Field::Ad => line.ad.as_ref().is_some_and(f),
             Field::Rev => line.rev.as_ref().is_some_and(f),
-            Field::Drg => req.drg.iter().any(f),
+            Field::Drg => req.drg.iter().any(&f),
             Field::Pos => matches!(facility, Some(Facility::Pos(c)) if f(&c)),
             Field::BillType => matches!(facility, Some(Facility::BillType(c)) if f(&c)),
-            Field::Modifier => line.modifiers.iter().flatten().any(f),
+            Field::Modifier => line.modifiers.iter().flatten().any(&f),
             Field::Icd10Pcs => {
-                line.icd10pcs.as_ref().is_some_and(f) || (at_request && req.icd10pcs.iter().any(f))
+                line.icd10pcs.as_ref().is_some_and(&f)
+                    || (at_request && req.icd10pcs.iter().any(&f))
             }
-            Field::Dx => req.dx.iter().any(f),
+            Field::Dx => req.dx.iter().any(&f),
             Field::Taxonomy => line.taxonomy.as_ref().is_some_and(f),
         }
     }
@@ -304,10 +306,10 @@ impl Router {
         match m {
             Matcher::Transaction(mask) => req.transaction.bit() & mask != 0,
             Matcher::Codes(field, set) => {
-                self.codes(*field, req, line, at_request, &|c| set.contains(c))
+                self.codes(*field, req, line, at_request, |c| set.contains(c))
             }
             Matcher::Prefixes(field, set) => {
-                self.codes(*field, req, line, at_request, &|c| set.contains(c))
+                self.codes(*field, req, line, at_request, |c| set.contains(c))
             }
             Matcher::NdcOnly(b) => line.ndc_only == *b,
             Matcher::Emergency(b) => line.emergency == Some(*b),
@@ -354,8 +356,7 @@ impl Router {
         at_request: bool,
         flags: &mut Flags,
     ) -> Result<Part, Part> {
-        let r = &self.table.rules[rule.index];
-        if let Some(w) = r.effective {
+        if let Some(w) = rule.effective {
             match line.date.or(req.date) {
                 Some(d) if w.contains(d) => {}
                 _ => return Err(Part::Effective),
@@ -434,8 +435,7 @@ impl Router {
     ) -> Outcome {
         let mut flags = Flags::default();
         for rule in &self.rules {
-            let r = &self.table.rules[rule.index];
-            if r.scope != RuleScope::Line {
+            if rule.scope != RuleScope::Line {
                 continue;
             }
             let result = self.check(rule, req, line, false, &mut flags);
@@ -473,8 +473,7 @@ impl Router {
         let mut flags = Flags::default();
         let req = &ex.request;
         for rule in &self.rules {
-            let r = &self.table.rules[rule.index];
-            if r.scope != RuleScope::Request {
+            if rule.scope != RuleScope::Request {
                 continue;
             }
             let first = self.check(rule, req, &ex.request_line, true, &mut flags);

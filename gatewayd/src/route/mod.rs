@@ -142,16 +142,17 @@ pub fn route_set(
     out
 }
 
-/// Reads, validates and routes every transaction set of an input.
-pub fn route_file(
+/// Reads, validates and routes every transaction set of an input, handing each set's
+/// routing to `sink` as soon as it is done: memory stays bounded by the largest set.
+pub fn route_each(
     router: &Router,
     input: impl std::io::Read,
     eligibility: &dyn Eligibility,
     pa: &dyn PaIndex,
-) -> std::io::Result<Vec<SetRouting>> {
+    mut sink: impl FnMut(SetRouting) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let validator = crate::guides::validator();
     let mut tree = LoopTree::default();
-    let mut out = Vec::new();
     for item in Reader::new(input) {
         let Item::Transaction(set) = item? else {
             continue;
@@ -160,11 +161,27 @@ pub fn route_file(
         let Some(guide) = guide else {
             continue;
         };
-        out.push(SetRouting {
+        sink(SetRouting {
             control_number: String::from_utf8_lossy(set.control_number()).into_owned(),
             errors: issues.iter().filter(|i| i.is_error()).count(),
             requests: route_set(router, &set, &tree, guide, eligibility, pa),
-        });
+        })?;
     }
+    Ok(())
+}
+
+/// Reads, validates and routes every transaction set of an input, collected (for small
+/// inputs and tests; [`route_each`] streams).
+pub fn route_file(
+    router: &Router,
+    input: impl std::io::Read,
+    eligibility: &dyn Eligibility,
+    pa: &dyn PaIndex,
+) -> std::io::Result<Vec<SetRouting>> {
+    let mut out = Vec::new();
+    route_each(router, input, eligibility, pa, |s| {
+        out.push(s);
+        Ok(())
+    })?;
     Ok(out)
 }
