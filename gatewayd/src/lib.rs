@@ -10,4 +10,5 @@
 pub mod cli;
 pub mod clock;
 pub mod guides;
+#[warn(missing_docs)]
 pub mod route;

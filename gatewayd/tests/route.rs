@@ -741,3 +741,92 @@ fn cli_route_json_and_text() {
     assert!(err.contains("rule pcs: key `priority`"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---- semantics on hand-built features (the files above cover extraction) ----
+
+fn features(
+    t: gatewayd::route::Transaction,
+    date: &str,
+) -> (gatewayd::route::Request, gatewayd::route::Line) {
+    let mut req = gatewayd::route::Request::new(t);
+    req.date = gatewayd::route::Date::parse(date);
+    req.benefit_plan = router().plan_index("MEDICAID_DIRECT");
+    let line = gatewayd::route::Line {
+        date: req.date,
+        ..Default::default()
+    };
+    (req, line)
+}
+
+fn rule_of(
+    router: &Router,
+    req: &gatewayd::route::Request,
+    line: &gatewayd::route::Line,
+) -> String {
+    let out = router.route_line(req, line);
+    router.table().rules[out.rule.expect("a rule")].id.clone()
+}
+
+#[test]
+fn missing_input_is_no_match() {
+    use gatewayd::route::{Code, Transaction};
+    let router = router();
+    // no facility code: `unless.pos` cannot exempt, so 2019 imaging still needs PA
+    let (req, mut line) = features(Transaction::X278, "2019-05-01");
+    line.hc = Code::new("70553");
+    assert_eq!(rule_of(&router, &req, &line), "radiology");
+    // no date of service: windowed rules cannot fire
+    let (mut req, mut line) = features(Transaction::X278, "2019-05-01");
+    req.date = None;
+    line.date = None;
+    line.hc = Code::new("70553");
+    assert_eq!(rule_of(&router, &req, &line), "default");
+    // no transport locations: `when.transport_location` fails, plain ambulance
+    let (req, mut line) = features(Transaction::X278, "2023-03-01");
+    line.hc = Code::new("A0428");
+    assert_eq!(rule_of(&router, &req, &line), "ambulance");
+    // no servicing location: not out of state
+    let (req, mut line) = features(Transaction::X278, "2023-03-01");
+    line.hc = Code::new("27447");
+    assert_eq!(rule_of(&router, &req, &line), "medical_surgical");
+    // revenue codes compare left-padded
+    let (req, mut line) = features(Transaction::I837, "2023-03-01");
+    line.rev = Code::revenue("183");
+    assert_eq!(rule_of(&router, &req, &line), "therapeutic_leave");
+}
+
+#[test]
+fn icd10_pcs_prefix_decides_a_transplant_request() {
+    use gatewayd::route::{Code, Extracted, Transaction};
+    let router = router();
+    let (request, line) = features(Transaction::X278, "2023-03-01");
+    let mut pcs = line.clone();
+    pcs.icd10pcs = Code::new("0FY00Z0");
+    let ex = Extracted {
+        request,
+        request_line: line.clone(),
+        lines: vec![line, pcs],
+        synthetic: false,
+    };
+    let mut steps = Vec::new();
+    let out = router.route_request_traced(&ex, &mut steps);
+    assert_eq!(router.table().rules[out.rule.unwrap()].id, "transplant");
+    assert_eq!(
+        steps.last().unwrap().on_line,
+        Some(1),
+        "matched on the PCS line"
+    );
+    // a diagnosis prefix is not a procedure
+    let mut ex2 = ex.clone();
+    ex2.lines[1].icd10pcs = Code::new("0FT00ZZ");
+    assert!(router
+        .route_request_traced(&ex2, &mut Vec::new())
+        .rule
+        .is_none());
+}
+
+#[test]
+fn table_unknown_key_in_a_set() {
+    let e = table_with("[sets.car_t]\n", "[sets.car_t]\ncolour = [\"red\"]\n").unwrap_err();
+    assert_eq!(e.to_string(), "sets.car_t: unknown key `colour`");
+}
