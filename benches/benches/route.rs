@@ -80,6 +80,8 @@ fn pool(n: usize) -> (Vec<Request>, Vec<Line>) {
             servicing: Some(Servicing {
                 state: Code::new(rng.pick(&states)).unwrap(),
                 border: None,
+                npi: None,
+                zip: None,
             }),
             taxonomy: Code::new(rng.pick(&[
                 "332B00000X",

@@ -3,8 +3,8 @@
 //! the valid 278 request per PA type.
 
 use gatewayd::route::{
-    route_file, Action, Code, CodeSet, Decision, EligibilityError, EligibilityFile, MemoryPaIndex,
-    NoEligibility, NoPaIndex, PaIndex, PrefixSet, RequestRouting, Router, Table, TableError,
+    route_file, Action, Code, CodeSet, Decision, EligibilityError, EligibilityFile, Lookups,
+    MemoryPaIndex, NoPaIndex, PaIndex, PrefixSet, RequestRouting, Router, Table, TableError,
     BUNDLED_TABLE,
 };
 use std::collections::BTreeSet;
@@ -31,7 +31,16 @@ fn route_with(name: &str, pa: &dyn PaIndex) -> Vec<RequestRouting> {
     let router = router();
     let elig = eligibility(&router);
     let data = std::fs::read(fixtures().join("routing").join(name)).expect(name);
-    let sets = route_file(&router, &data[..], &elig, pa).expect("read");
+    let sets = route_file(
+        &router,
+        &data[..],
+        &Lookups {
+            eligibility: &elig,
+            pa_index: pa,
+            providers: None,
+        },
+    )
+    .expect("read");
     assert_eq!(sets.len(), 1, "{name}: one transaction set");
     assert_eq!(sets[0].errors, 0, "{name}: the fixture validates");
     sets.into_iter().flat_map(|s| s.requests).collect()
@@ -301,7 +310,7 @@ fn synthetic_line_when_no_service_level() {
 fn unknown_plan_means_plan_gates_cannot_fire() {
     let router = router();
     let data = std::fs::read(fixtures().join("routing/ex12-sickle-cell.x12")).unwrap();
-    let sets = route_file(&router, &data[..], &NoEligibility, &NoPaIndex).unwrap();
+    let sets = route_file(&router, &data[..], &Lookups::default()).unwrap();
     let r = &sets[0].requests[0];
     assert!(r.routed.request.is_none(), "no plan gate fired");
     assert!(r.routed.flags.contains(&"plan_unverified".to_string()));
@@ -393,7 +402,15 @@ fn valid_278_requests_route_to_their_pa_type() {
             _ => "MEDICAID_DIRECT",
         };
         let elig = |_: &str, _: gatewayd::route::Date| Some(plan.to_string());
-        let sets = route_file(&router, &data[..], &elig, &NoPaIndex).unwrap();
+        let sets = route_file(
+            &router,
+            &data[..],
+            &Lookups {
+                eligibility: &elig,
+                ..Lookups::default()
+            },
+        )
+        .unwrap();
         assert!(
             sets.iter().all(|s| s.errors == 0),
             "{}: valid",
@@ -589,7 +606,7 @@ fn a_replacement_table_is_used() {
     let t = table_with("priority = 260", "priority = 265").unwrap();
     let router = Router::new(t);
     let data = std::fs::read(fixtures().join("routing/ex01-dme.x12")).unwrap();
-    let sets = route_file(&router, &data[..], &NoEligibility, &NoPaIndex).unwrap();
+    let sets = route_file(&router, &data[..], &Lookups::default()).unwrap();
     assert_eq!(sets[0].requests[0].work_items[0].pa_type, "dme");
 }
 
@@ -829,4 +846,138 @@ fn icd10_pcs_prefix_decides_a_transplant_request() {
 fn table_unknown_key_in_a_set() {
     let e = table_with("[sets.car_t]\n", "[sets.car_t]\ncolour = [\"red\"]\n").unwrap_err();
     assert_eq!(e.to_string(), "sets.car_t: unknown key `colour`");
+}
+
+// ---- the provider file: border flags and provider validation ----
+
+fn providers() -> gatewayd::route::ProviderFile {
+    gatewayd::route::ProviderFile::load(&fixtures().join("routing/providers.csv"))
+        .expect("fixture provider file")
+}
+
+fn route_full(name: &str, with_providers: bool) -> RequestRouting {
+    let router = router();
+    let elig = eligibility(&router);
+    let file = providers();
+    let data = std::fs::read(fixtures().join("routing").join(name)).unwrap();
+    let lookups = Lookups {
+        eligibility: &elig,
+        providers: with_providers.then_some(&file),
+        ..Lookups::default()
+    };
+    let mut sets = route_file(&router, &data[..], &lookups).unwrap();
+    sets.remove(0).requests.remove(0)
+}
+
+#[test]
+fn border_flag_comes_from_the_provider_file() {
+    // Danville VA: out of state by the state alone, in-state by the 40-mile border rule
+    let r = route_full("border-provider-va.x12", false);
+    let d = line(&r, "5");
+    assert_eq!(d.rule, "oos_medical_surgical.gdit");
+    assert!(d.flags.contains(&"border_unverified".to_string()));
+    let r = route_full("border-provider-va.x12", true);
+    let d = line(&r, "5");
+    assert_eq!(d.rule, "medical_surgical");
+    assert!(d.flags.is_empty(), "{:?}", d.flags);
+    // Nashville TN is on file as not border: out of state, verified
+    let r = route_full("ex05b-2023-oos-med-surg.x12", true);
+    let d = line(&r, "5");
+    assert_eq!(d.rule, "oos_medical_surgical.gdit");
+    assert!(!d.flags.contains(&"border_unverified".to_string()));
+}
+
+#[test]
+fn provider_validation_flags_and_never_reroutes() {
+    let without = route_full("ex01-dme.x12", false);
+    let with = route_full("ex01-dme.x12", true);
+    assert_eq!(target(&without), target(&with), "never a reroute");
+    assert!(without.provider_findings.is_empty());
+    let f = &with.provider_findings;
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        (f[0].party, f[0].loop_id.as_str(), f[0].check),
+        ("rendering", "2010EA", "taxonomy_not_for_service")
+    );
+    assert!(with
+        .routed
+        .flags
+        .contains(&"provider_validation_failed".to_string()));
+    assert!(with.work_items[0]
+        .flags
+        .contains(&"provider_validation_failed".to_string()));
+    // an out-of-state DME supplier on file with a DME taxonomy passes
+    let r = route_full("extra-c-dme-out-of-state.x12", true);
+    assert!(r.provider_findings.is_empty(), "{:#?}", r.provider_findings);
+    // JSON names are stable
+    let v = serde_json::to_value(&with.provider_findings[0]).unwrap();
+    assert_eq!(v["loop"], "2010EA");
+    assert_eq!(v["check"], "taxonomy_not_for_service");
+}
+
+#[test]
+fn an_inactive_taxonomy_is_a_snip7_issue_with_999_coordinates() {
+    use x12_core::schema::LoopTree;
+    use x12_core::{Item, Reader};
+    let r = route_full("ex08-hospice.x12", true);
+    let f = &r.provider_findings;
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        (f[0].party, f[0].loop_id.as_str(), f[0].check),
+        ("billing", "2010AA", "taxonomy_inactive")
+    );
+    assert_eq!(target(&r).1, "hospice", "still routed");
+    let validator = gatewayd::guides::validator();
+    let data = std::fs::read(fixtures().join("routing/ex08-hospice.x12")).unwrap();
+    let mut tree = LoopTree::default();
+    for item in Reader::new(&data[..]) {
+        if let Ok(Item::Transaction(set)) = item {
+            let (guide, _) = validator.check_set(&set, &mut tree);
+            let issue = f[0].issue(&set, &tree, guide.unwrap());
+            assert_eq!(issue.snip, 7);
+            let ik3 = issue.ik3.as_ref().unwrap();
+            assert_eq!(ik3.segment_id, "PRV");
+            assert_eq!(ik3.loop_id.as_deref(), Some("2000A"));
+            let ik4 = issue.ik4.as_ref().unwrap();
+            assert_eq!((ik4.position, ik4.code), (3, "7"));
+            assert_eq!(ik4.value.as_deref(), Some("282N00000X"));
+        }
+    }
+}
+
+#[test]
+fn provider_file_errors_name_the_line() {
+    use gatewayd::route::{ProviderError, ProviderFile};
+    const H: &str = "npi,taxonomy,location,state,border,from,to\n";
+    assert_eq!(
+        ProviderFile::parse("npi,taxonomy\n").unwrap_err(),
+        ProviderError::Header { line: 1 }
+    );
+    assert_eq!(
+        ProviderFile::parse(&format!("{H}1234567893,207Q00000X,27601,NC,N\n")).unwrap_err(),
+        ProviderError::Columns { line: 2, found: 5 }
+    );
+    let bad = |row: &str| ProviderFile::parse(&format!("# c\n{H}{row}\n")).unwrap_err();
+    let e = bad("1234567890,207Q00000X,27601,NC,N,2020-01-01,");
+    assert_eq!(
+        e.to_string(),
+        "provider file line 3: column `npi`: bad value `1234567890`: 10 digits with a valid check digit"
+    );
+    for (row, column) in [
+        ("1234567893,207Q0000,27601,NC,N,2020-01-01,", "taxonomy"),
+        ("1234567893,207Q00000X,2760,NC,N,2020-01-01,", "location"),
+        ("1234567893,207Q00000X,27601,XX,N,2020-01-01,", "state"),
+        ("1234567893,207Q00000X,27601,NC,maybe,2020-01-01,", "border"),
+        ("1234567893,207Q00000X,27601,NC,N,2020-31-01,", "from"),
+        ("1234567893,207Q00000X,27601,NC,N,2020-01-01,soon", "to"),
+    ] {
+        assert!(
+            matches!(bad(row), ProviderError::BadValue { line: 3, column: c, .. } if c == column),
+            "{row}"
+        );
+    }
+    assert_eq!(
+        bad("1234567893,207Q00000X,27601,NC,N,2020-01-01,2019-01-01"),
+        ProviderError::Window { line: 3 }
+    );
 }

@@ -89,6 +89,9 @@ pub enum Command {
         /// A member eligibility file (CSV: member_id,benefit_plan,from,to,dob).
         #[arg(long)]
         eligibility: Option<PathBuf>,
+        /// A provider file (CSV: npi,taxonomy,location,state,border,from,to).
+        #[arg(long)]
+        providers: Option<PathBuf>,
     },
     /// Print the TA1 acknowledgment interchange for each interchange in a file.
     Ta1 {
@@ -129,12 +132,14 @@ pub fn run(cli: Cli) -> i32 {
             format,
             contractors,
             eligibility,
+            providers,
         } => route::run(
             &files,
             format,
             &route::Options {
                 contractors,
                 eligibility,
+                providers,
             },
             &mut out,
         ),

@@ -7,14 +7,16 @@
 //! [`crate::route::RequestRouting`].
 //!
 //! The contractor table is the bundled one unless `--contractors` names another; without
-//! `--eligibility` every benefit plan is unknown (`plan_unverified`). Exit codes: 0 when
-//! every file was routed, 2 when the table, the eligibility file or an input could not be
-//! read.
+//! `--eligibility` every benefit plan is unknown (`plan_unverified`); without
+//! `--providers` border status falls back to the state (`border_unverified`) and provider
+//! validation does not run. Exit codes: 0 when every file was routed, 2 when the table,
+//! the eligibility file, the provider file or an input could not be read.
 
 use super::input::Input;
 use super::Format;
 use crate::route::{
-    route_each, Decision, EligibilityFile, NoEligibility, NoPaIndex, RequestRouting, Router, Table,
+    route_each, Decision, EligibilityFile, Lookups, NoEligibility, NoPaIndex, ProviderFile,
+    RequestRouting, Router, Table,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ pub struct Options {
     pub contractors: Option<PathBuf>,
     /// A member eligibility CSV.
     pub eligibility: Option<PathBuf>,
+    /// A provider file CSV (border flags, provider validation).
+    pub providers: Option<PathBuf>,
 }
 
 /// One JSON line: the file name and the set's routing.
@@ -36,7 +40,9 @@ struct JsonSet<'a> {
     set: &'a crate::route::SetRouting,
 }
 
-fn load(opts: &Options) -> Result<(Router, Option<EligibilityFile>), String> {
+type Loaded = (Router, Option<EligibilityFile>, Option<ProviderFile>);
+
+fn load(opts: &Options) -> Result<Loaded, String> {
     let table = match &opts.contractors {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -51,7 +57,11 @@ fn load(opts: &Options) -> Result<(Router, Option<EligibilityFile>), String> {
         ),
         None => None,
     };
-    Ok((Router::new(table), eligibility))
+    let providers = match &opts.providers {
+        Some(p) => Some(ProviderFile::load(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        None => None,
+    };
+    Ok((Router::new(table), eligibility, providers))
 }
 
 fn trace_text(d: &Decision) -> String {
@@ -148,6 +158,13 @@ fn write_text(
                 .unwrap_or_default()
         )?;
     }
+    for f in &r.provider_findings {
+        writeln!(
+            out,
+            "  provider check failed: {} {} {}: {}",
+            f.party, f.loop_id, f.check, f.message
+        )?;
+    }
     if let Some(c) = &r.claim_route {
         writeln!(
             out,
@@ -167,7 +184,7 @@ fn write_text(
 
 /// Runs the command; returns the exit code.
 pub fn run(files: &[PathBuf], format: Format, opts: &Options, out: &mut dyn Write) -> i32 {
-    let (router, eligibility) = match load(opts) {
+    let (router, eligibility, providers) = match load(opts) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("x12 route: {e}");
@@ -202,10 +219,15 @@ pub fn run(files: &[PathBuf], format: Format, opts: &Options, out: &mut dyn Writ
                 }
             }
         };
-        let result = match &eligibility {
-            Some(e) => route_each(&router, source, e, &NoPaIndex, &mut write),
-            None => route_each(&router, source, &NoEligibility, &NoPaIndex, &mut write),
+        let lookups = Lookups {
+            eligibility: match &eligibility {
+                Some(e) => e,
+                None => &NoEligibility,
+            },
+            pa_index: &NoPaIndex,
+            providers: providers.as_ref(),
         };
+        let result = route_each(&router, source, &lookups, &mut write);
         let c = super::input::finish(path, result, 0);
         if c != 0 {
             code = c;

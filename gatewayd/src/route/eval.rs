@@ -4,9 +4,10 @@
 
 use super::compile::{compile, Block, CompiledRule, Field, Matcher};
 use super::features::{Extracted, Facility, Line, Request};
-use super::lookup::{Eligibility, PaIndex};
+use super::lookup::PaIndex;
 use super::table::{Action, Key, RuleScope, Table, TableError};
 use super::value::{Code, Date};
+use super::Lookups;
 use serde::Serialize;
 
 /// Flag bits (the rest of a [`Flags`] is the `expect_failed` key mask).
@@ -585,12 +586,19 @@ impl Router {
 
     /// Routes one extracted request: benefit plan lookup, step 0 (sticky follow-ups),
     /// pass 1, pass 2, with flags and traces.
-    pub fn route(
-        &self,
-        mut ex: Extracted,
-        eligibility: &dyn Eligibility,
-        pa: &dyn PaIndex,
-    ) -> (Extracted, Routed) {
+    pub fn route(&self, mut ex: Extracted, lookups: &Lookups<'_>) -> (Extracted, Routed) {
+        let (eligibility, pa) = (lookups.eligibility, lookups.pa_index);
+        if let Some(file) = lookups.providers {
+            // §1.8: the provider file's border flag replaces the state-only fallback
+            let lines = std::iter::once(&mut ex.request_line).chain(ex.lines.iter_mut());
+            for l in lines {
+                if let Some(s) = l.servicing.as_mut() {
+                    if let (Some(npi), Some(zip)) = (s.npi, s.zip) {
+                        s.border = file.border(npi.as_str(), zip.as_str());
+                    }
+                }
+            }
+        }
         let mut base = Flags::default();
         if ex.request.benefit_plan.is_none() {
             let plan = match (

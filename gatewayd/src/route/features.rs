@@ -94,6 +94,20 @@ pub struct Servicing {
     pub state: Code,
     /// Border provider (within 40 miles), when a provider file says; `None` = unknown.
     pub border: Option<bool>,
+    /// The provider's NPI (NM109 with NM108 XX), to look the border flag up.
+    pub npi: Option<Code>,
+    /// N403 ZIP code, to look the border flag up.
+    pub zip: Option<Code>,
+}
+
+fn servicing_of(p: &Party<'_>) -> Option<Servicing> {
+    let (_, state, zip) = p.city_state_zip();
+    Some(Servicing {
+        state: code(state)?,
+        border: None,
+        npi: p.npi().and_then(code),
+        zip: code(zip),
+    })
 }
 
 /// A bit set of segment ids present ([`super::table::KNOWN_SEGMENTS`] order).
@@ -336,12 +350,7 @@ pub fn from_event(event: Event<'_>, bht04: Option<Date>) -> Extracted {
 
     let event_provider = servicing_party(event.providers());
     let event_taxonomy = event_provider.and_then(|p| code(p.taxonomy()));
-    let event_servicing = event_provider
-        .and_then(|p| state_of(&p))
-        .map(|state| Servicing {
-            state,
-            border: None,
-        });
+    let event_servicing = event_provider.and_then(|p| servicing_of(&p));
 
     let request_line = Line {
         label: "event".into(),
@@ -401,13 +410,7 @@ fn service_line(s: Service<'_>, event: &Line) -> Line {
     line.facility = facility(fc, fq);
     let provider = servicing_party(s.providers());
     line.taxonomy = provider.and_then(|p| code(p.taxonomy())).or(event.taxonomy);
-    line.servicing = provider
-        .and_then(|p| state_of(&p))
-        .map(|state| Servicing {
-            state,
-            border: None,
-        })
-        .or(event.servicing);
+    line.servicing = provider.and_then(|p| servicing_of(&p)).or(event.servicing);
     line.date = s
         .dates()
         .find(|d| d.qualifier == "472")
@@ -474,12 +477,16 @@ pub fn from_claim(claim: Claim<'_>, kind: ClaimKind) -> Extracted {
         Transaction::I837 => "2310E",
         _ => "2310C",
     };
+    // the service facility location names no NPI of its own for the rendering
+    // provider: its state and ZIP, with the billing provider's NPI, look up the border
     let servicing = claim_provider(facility_loop)
-        .and_then(|p| state_of(&p))
-        .or_else(|| billing.and_then(|p| state_of(&p)))
-        .map(|state| Servicing {
-            state,
-            border: None,
+        .and_then(|p| servicing_of(&p))
+        .or_else(|| billing.and_then(|p| servicing_of(&p)))
+        .map(|mut s| {
+            if s.npi.is_none() {
+                s.npi = billing.and_then(|b| b.npi()).and_then(code);
+            }
+            s
         });
     let claim_taxonomy = match transaction {
         Transaction::I837 => claim_provider("2310A").and_then(|p| code(p.taxonomy())),

@@ -11,14 +11,15 @@
 //! | [`features`] | feature extraction from the typed 278 and 837 views ([`Request`], [`Line`]) |
 //! | [`lookup`] | eligibility ([`Eligibility`], the CSV [`EligibilityFile`]) and the PA index ([`PaIndex`]) |
 //! | [`eval`] | step 0, pass 1, pass 2, flags and traces ([`Router`], [`Decision`]) |
+//! | [`provider`] | the provider file (border flags) and provider validation ([`ProviderFile`], [`ProviderFinding`]) |
 //! | [`split`] | 278 work items, the 837 claim queue ([`WorkItem`], [`ClaimRoute`]) |
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use gatewayd::route::{route_file, NoEligibility, NoPaIndex, Router};
+//! use gatewayd::route::{route_file, Lookups, Router};
 //! let router = Router::bundled()?;
 //! let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/valid/278-request.x12"))?;
-//! let sets = route_file(&router, &data[..], &NoEligibility, &NoPaIndex)?;
+//! let sets = route_file(&router, &data[..], &Lookups::default())?;
 //! let request = &sets[0].requests[0];
 //! assert_eq!(request.work_items.len(), 1);
 //! assert_eq!(request.work_items[0].vendor, "csra");
@@ -31,6 +32,7 @@ pub mod compile;
 pub mod eval;
 pub mod features;
 pub mod lookup;
+pub mod provider;
 pub mod split;
 pub mod table;
 mod value;
@@ -42,6 +44,9 @@ pub use lookup::{
     Eligibility, EligibilityError, EligibilityFile, MemoryPaIndex, NoEligibility, NoPaIndex,
     PaIndex, PaRecord,
 };
+pub use provider::{
+    ProviderError, ProviderFile, ProviderFinding, ProviderStatus, PROVIDER_VALIDATION_FAILED,
+};
 pub use split::{ClaimRoute, Correlation, WorkItem};
 pub use table::{Action, Key, Table, TableError, BUNDLED_TABLE};
 pub use value::{Code, Date};
@@ -49,6 +54,38 @@ pub use value::{Code, Date};
 use serde::Serialize;
 use x12_core::schema::{text, LoopRef, LoopTree};
 use x12_core::{Item, Reader, TransactionSet};
+
+/// What routing looks up outside the transaction: eligibility (benefit plans), the PA
+/// index (follow-ups) and, when loaded, the provider file (border flags and provider
+/// validation). [`Lookups::default`] has none of them.
+#[derive(Clone, Copy)]
+pub struct Lookups<'a> {
+    /// Benefit plans by member and date of service.
+    pub eligibility: &'a dyn Eligibility,
+    /// Issued prior authorizations.
+    pub pa_index: &'a dyn PaIndex,
+    /// The provider file; `None` = no border data (state-only fallback) and no provider
+    /// validation.
+    pub providers: Option<&'a ProviderFile>,
+}
+
+impl Default for Lookups<'_> {
+    fn default() -> Self {
+        Lookups {
+            eligibility: &NoEligibility,
+            pa_index: &NoPaIndex,
+            providers: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Lookups<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookups")
+            .field("providers", &self.providers.map(|p| p.len()))
+            .finish_non_exhaustive()
+    }
+}
 
 /// The routing of one request: a 278 patient event or an 837 claim.
 /// Stable field names: `transaction`, `id`, `trace_number`, `flags`, `request`,
@@ -71,6 +108,29 @@ pub struct RequestRouting {
     /// 837: the claim's queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claim_route: Option<ClaimRoute>,
+    /// Failed provider checks (only with a provider file); any failure adds the flag
+    /// `provider_validation_failed` to the request, its lines and work items.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provider_findings: Vec<ProviderFinding>,
+}
+
+fn mark_provider_failure(r: &mut RequestRouting) {
+    let flag = PROVIDER_VALIDATION_FAILED.to_string();
+    let add = |flags: &mut Vec<String>| {
+        if !flags.contains(&flag) {
+            flags.push(flag.clone());
+        }
+    };
+    add(&mut r.routed.flags);
+    if let Some(d) = r.routed.request.as_mut() {
+        add(&mut d.flags);
+    }
+    for l in &mut r.routed.lines {
+        add(&mut l.decision.flags);
+    }
+    for w in &mut r.work_items {
+        add(&mut w.flags);
+    }
 }
 
 /// The routing of one transaction set.
@@ -91,8 +151,7 @@ pub fn route_set(
     set: &TransactionSet,
     tree: &LoopTree,
     guide: &x12_core::schema::Guide,
-    eligibility: &dyn Eligibility,
-    pa: &dyn PaIndex,
+    lookups: &Lookups<'_>,
 ) -> Vec<RequestRouting> {
     let root = LoopRef::root(set, tree, guide);
     let mut out = Vec::new();
@@ -104,20 +163,33 @@ pub fn route_set(
             let ex = features::from_event(event, bht04);
             let trn = event.traces().next().map(str::to_string);
             let context = split::context_spans(event.node);
-            let (ex, routed) = router.route(ex, eligibility, pa);
+            let (ex, routed) = router.route(ex, lookups);
+            let findings = match lookups.providers {
+                Some(file) => {
+                    let decisions: Vec<&Decision> =
+                        routed.lines.iter().map(|l| &l.decision).collect();
+                    provider::validate_278(event, &decisions, file, ex.request.date)
+                }
+                None => Vec::new(),
+            };
             let correlation = Correlation {
                 bht03: bht03.clone(),
                 trn: trn.clone(),
             };
             let work_items = split::split_278(&ex, &routed, &correlation, &context);
-            out.push(RequestRouting {
+            let mut r = RequestRouting {
                 transaction: Transaction::X278,
                 id: bht03.clone(),
                 trace_number: trn,
                 routed,
                 work_items,
                 claim_route: None,
-            });
+                provider_findings: findings,
+            };
+            if !r.provider_findings.is_empty() {
+                mark_provider_failure(&mut r);
+            }
+            out.push(r);
         }
     } else if set.id() == b"837" {
         let Some(kind) =
@@ -127,16 +199,29 @@ pub fn route_set(
         };
         for claim in x12_837::claims(root) {
             let ex = features::from_claim(claim, kind);
-            let (ex, routed) = router.route(ex, eligibility, pa);
+            let (ex, routed) = router.route(ex, lookups);
             let claim_route = split::claim_queue(&routed);
-            out.push(RequestRouting {
+            let findings = match lookups.providers {
+                Some(file) => {
+                    let decisions: Vec<&Decision> =
+                        routed.lines.iter().map(|l| &l.decision).collect();
+                    provider::validate_claim(claim, kind, &decisions, file, ex.request.date)
+                }
+                None => Vec::new(),
+            };
+            let mut r = RequestRouting {
                 transaction: ex.request.transaction,
                 id: claim.id().to_string(),
                 trace_number: None,
                 routed,
                 work_items: Vec::new(),
                 claim_route,
-            });
+                provider_findings: findings,
+            };
+            if !r.provider_findings.is_empty() {
+                mark_provider_failure(&mut r);
+            }
+            out.push(r);
         }
     }
     out
@@ -147,8 +232,7 @@ pub fn route_set(
 pub fn route_each(
     router: &Router,
     input: impl std::io::Read,
-    eligibility: &dyn Eligibility,
-    pa: &dyn PaIndex,
+    lookups: &Lookups<'_>,
     mut sink: impl FnMut(SetRouting) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let validator = crate::guides::validator();
@@ -164,7 +248,7 @@ pub fn route_each(
         sink(SetRouting {
             control_number: String::from_utf8_lossy(set.control_number()).into_owned(),
             errors: issues.iter().filter(|i| i.is_error()).count(),
-            requests: route_set(router, &set, &tree, guide, eligibility, pa),
+            requests: route_set(router, &set, &tree, guide, lookups),
         })?;
     }
     Ok(())
@@ -175,11 +259,10 @@ pub fn route_each(
 pub fn route_file(
     router: &Router,
     input: impl std::io::Read,
-    eligibility: &dyn Eligibility,
-    pa: &dyn PaIndex,
+    lookups: &Lookups<'_>,
 ) -> std::io::Result<Vec<SetRouting>> {
     let mut out = Vec::new();
-    route_each(router, input, eligibility, pa, |s| {
+    route_each(router, input, lookups, |s| {
         out.push(s);
         Ok(())
     })?;
