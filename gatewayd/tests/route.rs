@@ -981,3 +981,88 @@ fn provider_file_errors_name_the_line() {
         ProviderError::Window { line: 3 }
     );
 }
+
+// ---- the gateway's own 278 answers ----
+
+/// Routes a 278 fixture and writes the immediate answer; returns the response text, or
+/// `None` when the request is forwarded. The response is checked against the response table.
+fn answer_for(name: &str) -> Option<String> {
+    use x12_278::{respond, Responder};
+    use x12_core::schema::LoopTree;
+    use x12_core::{Item, Reader, Summary};
+    let router = router();
+    let elig = eligibility(&router);
+    let validator = gatewayd::guides::validator();
+    let data = std::fs::read(fixtures().join("routing").join(name)).unwrap();
+    let mut tree = LoopTree::default();
+    let lookups = Lookups {
+        eligibility: &elig,
+        ..Lookups::default()
+    };
+    for item in Reader::new(&data[..]) {
+        let Ok(Item::Transaction(set)) = item else {
+            continue;
+        };
+        let (guide, _) = validator.check_set(&set, &mut tree);
+        let guide = guide.unwrap();
+        let routed = gatewayd::route::route_set(&router, &set, &tree, guide, &lookups);
+        let decisions: Vec<_> = routed
+            .iter()
+            .map(gatewayd::route::respond::immediate_answer)
+            .collect::<Option<Vec<_>>>()?;
+        let who = Responder {
+            control_number: "0001".into(),
+            date: "20230301".into(),
+            time: "1200".into(),
+            originator: "1561234567".into(),
+            trace_prefix: "NCX".into(),
+            rejections: Vec::new(),
+        };
+        let body = respond(&set, &tree, guide, &x12_278::response(), &decisions, &who).unwrap();
+        let mut interchange = b"ISA*00*          *00*          *ZZ*NCMEDICAID     *ZZ*CLEARINGHOUSE  *230301*1200*^*00501*000000777*0*T*:~GS*HI*NCMEDICAID*CLEARINGHOUSE*20230301*1200*777*X*005010X217~".to_vec();
+        interchange.extend_from_slice(&body);
+        interchange.extend_from_slice(b"GE*1*777~IEA*1*000000777~");
+        let mut s = Summary::new(1000, Default::default()).with_validator(validator.clone());
+        for item in Reader::new(&interchange[..]) {
+            s.add(&item.unwrap());
+        }
+        let text = String::from_utf8_lossy(&interchange).into_owned();
+        assert!(s.is_valid(), "{text}\n{:#?}", s.issues);
+        assert_eq!(s.guides.get("278RESP 005010X217"), Some(&1), "{text}");
+        return Some(text);
+    }
+    None
+}
+
+#[test]
+fn rejects_are_answered_contact_payer_naming_where_to_go() {
+    let text = answer_for("ex11-lme-mco-reject.x12").expect("answered, not forwarded");
+    assert_eq!(
+        text.matches("HCR*CT").count(),
+        2,
+        "event and service: {text}"
+    );
+    assert!(
+        text.contains("MSG*Not reviewed through NCTracks. Contact Local Management Entity / Managed Care Organization (by county)."),
+        "{text}"
+    );
+    let text = answer_for("php-managed-care-reject.x12").expect("answered");
+    assert!(text.contains("HCR*CT"), "{text}");
+    assert!(
+        text.contains("Contact NC Medicaid Managed Care health plan"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_pa_required_is_answered_na() {
+    let text = answer_for("ex07b-2022-radiology.x12").expect("answered");
+    assert_eq!(text.matches("HCR*NA").count(), 2, "{text}");
+    assert!(!text.contains("HCR*A4"), "{text}");
+}
+
+#[test]
+fn forwarded_requests_get_no_immediate_answer() {
+    assert!(answer_for("ex01-dme.x12").is_none());
+    assert!(answer_for("ex02-split-dme-therapies.x12").is_none());
+}

@@ -12,6 +12,7 @@
 //! | [`lookup`] | eligibility ([`Eligibility`], the CSV [`EligibilityFile`]) and the PA index ([`PaIndex`]) |
 //! | [`eval`] | step 0, pass 1, pass 2, flags and traces ([`Router`], [`Decision`]) |
 //! | [`provider`] | the provider file (border flags) and provider validation ([`ProviderFile`], [`ProviderFinding`]) |
+//! | [`respond`] | the gateway's own 278 answers: reject (HCR01=CT), no PA required (NA) |
 //! | [`split`] | 278 work items, the 837 claim queue ([`WorkItem`], [`ClaimRoute`]) |
 //!
 //! ```
@@ -33,6 +34,7 @@ pub mod eval;
 pub mod features;
 pub mod lookup;
 pub mod provider;
+pub mod respond;
 pub mod split;
 pub mod table;
 mod value;
