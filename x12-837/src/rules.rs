@@ -14,7 +14,7 @@
 
 use crate::amount::Amount;
 use x12_core::codesets;
-use x12_core::schema::{id_key, text, At, Guide, LoopRef, LoopTree, NONE};
+use x12_core::schema::{id_key, loop_key, text, At, Guide, LoopRef, LoopTree, NONE};
 use x12_core::{Code, GuideRules, Issue, Segment, Severity, TransactionSet};
 
 /// Which 837 a rule set checks.
@@ -218,9 +218,11 @@ impl GuideRules for Rules837 {
             issues,
         };
         let mut billing_npi: &[u8] = b"";
+        let (billing, subscriber, claim) = (loop_key("2010AA"), loop_key("2000B"), loop_key("2300"));
         for node in root.subtree() {
-            match node.id() {
-                "2010AA" => {
+            let key = guide.loops[tree.nodes[node.node as usize].loop_index as usize].key;
+            match key {
+                k if k == billing => {
                     billing_zip_rule(&mut cx, node);
                     billing_npi = node.segment("NM1").map_or(&b""[..], |s| {
                         if s.get(8) == b"XX" {
@@ -230,8 +232,8 @@ impl GuideRules for Rules837 {
                         }
                     })
                 }
-                "2000B" => patient_loop_rule(&mut cx, node),
-                "2300" => {
+                k if k == subscriber => patient_loop_rule(&mut cx, node),
+                k if k == claim => {
                     let scan = ClaimScan::read(node);
                     self.balance(&mut cx, node, &scan);
                     self.numbering(&mut cx, &scan);

@@ -25,8 +25,8 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
 /// and the next (or the end); `None` when `hay` has fewer than `n` separators.
 ///
 /// Eight bytes at a time: a word's separator bytes are found with the exact
-/// zero-byte bit trick and counted with one popcount, so skipping fields costs a few
-/// instructions per word rather than per byte.
+/// zero-byte bit trick, so skipping fields costs a few instructions per word and per
+/// separator rather than per byte.
 #[inline]
 pub(crate) fn nth_field(hay: &[u8], sep: u8, n: usize) -> Option<&[u8]> {
     let start = if n == 0 {
@@ -52,14 +52,14 @@ fn nth_separator(hay: &[u8], sep: u8, n: usize) -> Option<usize> {
         let x = u64::from_le_bytes(word) ^ pattern;
         // high bit of each byte that was equal to `sep`, exactly
         let mut hits = !(((x & LO).wrapping_add(LO)) | x | LO);
-        let count = hits.count_ones() as usize;
-        if count >= left {
-            for _ in 1..left {
-                hits &= hits - 1;
+        // walk the set bits (no popcount: the baseline x86-64 target lacks it)
+        while hits != 0 {
+            left -= 1;
+            if left == 0 {
+                return Some(at + hits.trailing_zeros() as usize / 8);
             }
-            return Some(at + hits.trailing_zeros() as usize / 8);
+            hits &= hits - 1;
         }
-        left -= count;
         at += 8;
     }
     for (i, b) in hay[at..].iter().enumerate() {

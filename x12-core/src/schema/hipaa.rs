@@ -2,7 +2,7 @@
 //! guides' rule sets to call.
 
 use super::locate::At;
-use super::model::Guide;
+use super::model::{id_key, Guide};
 use super::tree::{LoopTree, NONE};
 use super::view::text;
 use crate::codesets;
@@ -20,14 +20,14 @@ pub fn check_identifiers(
     issues: &mut Vec<Issue>,
 ) {
     let at = |index: u32| At::new(set, tree, guide, index);
+    let (nm1, prv, n4) = (id_key(b"NM1"), id_key(b"PRV"), id_key(b"N4"));
     for index in 0..tree.segments.len() as u32 {
         let def = tree.segments[index as usize].def;
-        if def == NONE
-            || !matches!(
-                guide.segments[def as usize].id.as_str(),
-                "NM1" | "PRV" | "N4"
-            )
-        {
+        if def == NONE {
+            continue;
+        }
+        let key = guide.segments[def as usize].key;
+        if key != nm1 && key != prv && key != n4 {
             continue;
         }
         let seg = tree.segment(set, index);
