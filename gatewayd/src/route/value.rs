@@ -165,6 +165,54 @@ impl Date {
         (self.0 / 10_000, self.0 / 100 % 100, self.0 % 100)
     }
 
+    /// Days since 1970-01-01 (negative before).
+    pub fn to_days(&self) -> i64 {
+        // Howard Hinnant's days_from_civil
+        let (y, m, d) = self.ymd();
+        let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date `days` days since 1970-01-01; `None` outside years 1800-9999.
+    pub fn from_days(days: i64) -> Option<Date> {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        if !(1800..=9999).contains(&y) {
+            return None;
+        }
+        Some(Date((y * 10_000 + m * 100 + d) as u32))
+    }
+
+    /// The date `n` days later (earlier when negative).
+    ///
+    /// ```
+    /// use gatewayd::route::Date;
+    /// let d = Date::parse("2024-02-28").unwrap();
+    /// assert_eq!(d.plus_days(2).unwrap().to_string(), "2024-03-01");
+    /// assert_eq!(d.plus_days(-59).unwrap().to_string(), "2023-12-31");
+    /// ```
+    pub fn plus_days(&self, n: i64) -> Option<Date> {
+        Date::from_days(self.to_days() + n)
+    }
+
+    /// `yyyymmdd` as X12 writes it (`CCYYMMDD`).
+    pub fn x12(&self) -> String {
+        format!("{:08}", self.0)
+    }
+
     /// Whole years from `self` (a date of birth) to `on`; 0 when `on` is earlier.
     pub fn years_until(&self, on: Date) -> u32 {
         let (y0, m0, d0) = self.ymd();
