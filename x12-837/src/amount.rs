@@ -15,31 +15,35 @@ impl Amount {
     /// assert_eq!(Amount::parse("abc"), None);
     /// ```
     pub fn parse(s: &str) -> Option<Amount> {
-        let (neg, s) = match s.strip_prefix('-') {
+        Self::parse_bytes(s.as_bytes())
+    }
+
+    /// [`Amount::parse`] on the raw bytes of an element (non-ASCII bytes are not digits,
+    /// so they fail like any other non-digit).
+    pub fn parse_bytes(s: &[u8]) -> Option<Amount> {
+        let (neg, s) = match s.strip_prefix(b"-") {
             Some(r) => (true, r),
             None => (false, s),
         };
-        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let (int, frac) = match s.iter().position(|b| *b == b'.') {
+            Some(i) => (&s[..i], &s[i + 1..]),
+            None => (s, &b""[..]),
+        };
         if (int.is_empty() && frac.is_empty())
             || frac.len() > 4
             || int.len() > 20
-            || !int.bytes().all(|b| b.is_ascii_digit())
-            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || !int.iter().all(u8::is_ascii_digit)
+            || !frac.iter().all(u8::is_ascii_digit)
         {
             return None;
         }
         let mut v: i128 = 0;
-        for b in int.bytes() {
+        for b in int {
             v = v * 10 + i128::from(b - b'0');
         }
         let mut f: i128 = 0;
-        for (i, b) in frac
-            .bytes()
-            .chain(std::iter::repeat(b'0'))
-            .take(4)
-            .enumerate()
-        {
-            let _ = i;
+        for i in 0..4 {
+            let b = frac.get(i).copied().unwrap_or(b'0');
             f = f * 10 + i128::from(b - b'0');
         }
         let v = v * 10_000 + f;

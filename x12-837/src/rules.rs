@@ -125,7 +125,7 @@ fn cas_sum(seg: &Segment<'_>) -> Amount {
 }
 
 fn amount(b: &[u8]) -> Option<Amount> {
-    Amount::parse(text(b))
+    Amount::parse_bytes(b)
 }
 
 impl<'a> ClaimScan<'a> {
@@ -218,7 +218,8 @@ impl GuideRules for Rules837 {
             issues,
         };
         let mut billing_npi: &[u8] = b"";
-        let (billing, subscriber, claim) = (loop_key("2010AA"), loop_key("2000B"), loop_key("2300"));
+        let (billing, subscriber, claim) =
+            (loop_key("2010AA"), loop_key("2000B"), loop_key("2300"));
         for node in root.subtree() {
             let key = guide.loops[tree.nodes[node.node as usize].loop_index as usize].key;
             match key {

@@ -115,6 +115,16 @@ impl<'a> Segment<'a> {
         }
     }
 
+    /// A view whose identifier length is already known (the loop tree keeps it).
+    #[inline]
+    pub(crate) fn with_id_len(content: &'a [u8], id_len: u8, delimiters: Delimiters) -> Self {
+        Segment {
+            content,
+            id_len: id_len.min(content.len().min(usize::from(u8::MAX)) as u8),
+            delimiters,
+        }
+    }
+
     /// The segment identifier (`NM1`), everything before the first element separator.
     #[inline]
     pub fn id(&self) -> &'a [u8] {

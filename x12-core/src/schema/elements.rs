@@ -92,9 +92,9 @@ pub(crate) fn check_elements(
     let bytes = seg.as_bytes();
     let d = seg.delimiters();
     let id_len = seg.id().len();
-    let has_rep = d
-        .repetition
-        .is_some_and(|r| memchr::memchr(r, bytes).is_some());
+    let has_rep = ctx.repeats
+        && d.repetition
+            .is_some_and(|r| memchr::memchr(r, bytes).is_some());
     let mut present: u64 = 0; // bit per position 1..=63 that holds a value
     let mut reported: u64 = 0; // required positions already reported missing
                                // the date/time period pair (1250 format, 1251 value), read on the way

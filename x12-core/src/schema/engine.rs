@@ -28,6 +28,9 @@ pub(crate) struct Ctx<'a> {
     pub byte_offset: u64,
     pub control_number: &'a str,
     pub loop_id: Option<&'a str>,
+    /// Whether the repetition separator occurs anywhere in the set (when it does not,
+    /// no segment needs to look for it).
+    pub repeats: bool,
 }
 
 impl Ctx<'_> {
@@ -244,6 +247,9 @@ impl<'g> Engine<'g> {
         } else {
             &set.spans
         };
+        let repeats = d
+            .repetition
+            .is_some_and(|r| memchr::memchr(r, raw).is_some());
         let mut index: u32 = 0;
         for &(start, end) in spans {
             let (at, content_end) = (start as usize, end as usize);
@@ -255,6 +261,7 @@ impl<'g> Engine<'g> {
                 byte_offset: set.byte_offset() + (at - lead) as u64,
                 control_number: &control,
                 loop_id: None,
+                repeats,
             };
             let placed = self.place(&frames, &seg);
             let def = match placed {
@@ -279,6 +286,7 @@ impl<'g> Engine<'g> {
                 end,
                 node: top.node,
                 def,
+                id_len: seg.id().len() as u8,
             });
             if def != NONE {
                 let sd = &g.segments[def as usize];
@@ -300,6 +308,7 @@ impl<'g> Engine<'g> {
             byte_offset: set.byte_offset() + raw.len() as u64,
             control_number: &control,
             loop_id: None,
+            repeats,
         };
         while let Some(f) = frames.pop() {
             self.close(tree, &f, &counts, f.cursor + 1, index, &last, issues);

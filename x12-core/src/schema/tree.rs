@@ -35,6 +35,8 @@ pub struct SegmentSlot {
     pub node: u32,
     /// The segment definition it matched, or `NONE`.
     pub def: u32,
+    /// Length of the segment identifier (2 or 3), so views need not look for it again.
+    pub id_len: u8,
 }
 
 /// The loop tree of one transaction set. Reuse one across sets: [`LoopTree::clear`]
@@ -73,8 +75,9 @@ impl LoopTree {
     /// The view of segment `index` in `set` (the set this tree was built from).
     pub fn segment<'s>(&self, set: &'s TransactionSet, index: u32) -> Segment<'s> {
         let s = self.segments[index as usize];
-        Segment::new(
+        Segment::with_id_len(
             &set.as_bytes()[s.start as usize..s.end as usize],
+            s.id_len,
             set.delimiters(),
         )
     }
