@@ -226,7 +226,9 @@ fn finish(d: &mut Decision, f: Flags, base: Flags) {
     d.flags = names;
 }
 
-/// The certification types (UM02) of follow-ups (§1 step 0).
+/// The certification types (UM02) of follow-ups (§1 step 0). A follow-up quoting no
+/// known previous authorization number (REF*BB) falls through to the rules with the flag
+/// `prior_auth_unknown`.
 pub const FOLLOW_UP_TYPES: [&str; 7] = ["3", "4", "R", "S", "1", "2", "N"];
 
 impl Router {
@@ -640,6 +642,18 @@ impl Router {
             return (ex, routed);
         }
         base.merge(sticky_flags);
+        // a follow-up (cancel, extension, renewal, revision, appeal, reconsideration) that
+        // quotes no previous authorization cannot be matched to its vendor: flagged
+        let follow_up = ex
+            .request
+            .certification_type
+            .is_some_and(|c| FOLLOW_UP_TYPES.contains(&c.as_str()));
+        if follow_up
+            && ex.request.prior_auth.is_empty()
+            && ex.lines.iter().all(|l| l.prior_auth.is_empty())
+        {
+            base.set(PRIOR_AUTH_UNKNOWN);
+        }
 
         // pass 1
         let mut steps = Vec::new();

@@ -11,7 +11,6 @@
 //! | [`features`] | feature extraction from the typed 278 and 837 views ([`Request`], [`Line`]) |
 //! | [`lookup`] | eligibility ([`Eligibility`], the CSV [`EligibilityFile`]) and the PA index ([`PaIndex`]) |
 //! | [`eval`] | step 0, pass 1, pass 2, flags and traces ([`Router`], [`Decision`]) |
-//! | [`pharmacy`] | pharmacy auto-approval by a criteria file (A1 with an authorization number, or A4) |
 //! | [`provider`] | the provider file (border flags) and provider validation ([`ProviderFile`], [`ProviderFinding`]) |
 //! | [`respond`] | the gateway's own 278 answers: reject (HCR01=CT), no PA required (NA) |
 //! | [`split`] | 278 work items, the 837 claim queue ([`WorkItem`], [`ClaimRoute`]) |
@@ -34,7 +33,6 @@ pub mod compile;
 pub mod eval;
 pub mod features;
 pub mod lookup;
-pub mod pharmacy;
 pub mod provider;
 pub mod respond;
 pub mod split;
