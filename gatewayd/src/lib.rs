@@ -11,4 +11,6 @@ pub mod cli;
 pub mod clock;
 pub mod guides;
 #[warn(missing_docs)]
+pub mod pharmacy;
+#[warn(missing_docs)]
 pub mod route;

@@ -19,7 +19,7 @@ mod request;
 mod response;
 pub mod rules;
 
-pub use request::{events, Event, Procedure, Service};
+pub use request::{events, Delivery, Event, Procedure, Service};
 pub use response::{
     rejections_for, respond, Action, Decision, EventDecision, Rejection, Responder,
 };

@@ -40,6 +40,21 @@ pub struct Procedure<'a> {
     pub code: &'a str,
 }
 
+/// What an HSD segment says: HSD01 quantity qualifier (DY days, VS visits...) with
+/// HSD02 its count, and HSD05 time period qualifier (7 day, 34 month...) with HSD06 the
+/// number of periods. Empty strings where the segment leaves an element out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Delivery<'a> {
+    /// HSD01 quantity qualifier.
+    pub qualifier: &'a str,
+    /// HSD02 service unit count.
+    pub count: &'a str,
+    /// HSD05 time period qualifier.
+    pub period_qualifier: &'a str,
+    /// HSD06 number of periods.
+    pub periods: &'a str,
+}
+
 fn um(node: LoopRef<'_>, n: usize) -> &str {
     node.value("UM", n)
 }
@@ -214,6 +229,18 @@ impl<'a> Service<'a> {
             _ => ("", text(s.get(6))),
         };
         (!count.is_empty()).then_some((unit, count))
+    }
+
+    /// The HSD segment (health care services delivery): how much of the service, over
+    /// what period. `None` when the service has no HSD.
+    pub fn delivery(&self) -> Option<Delivery<'a>> {
+        let s = self.node.segment("HSD")?;
+        Some(Delivery {
+            qualifier: text(s.get(1)),
+            count: text(s.get(2)),
+            period_qualifier: text(s.get(5)),
+            periods: text(s.get(6)),
+        })
     }
 
     /// SV201 revenue code.

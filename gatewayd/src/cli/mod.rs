@@ -6,6 +6,7 @@
 pub mod ack;
 pub mod input;
 pub mod json;
+pub mod pharmacy;
 pub mod route;
 pub mod ta1;
 pub mod validate;
@@ -93,6 +94,10 @@ pub enum Command {
         #[arg(long)]
         providers: Option<PathBuf>,
     },
+    /// Decide 278 pharmacy requests against the auto-approval criteria: per service
+    /// certified (A1, with an authorization number) or pended for CSRA review (A4, with
+    /// the failed criteria), and the 278 response. Numbers are a dry run.
+    Pharmacy(pharmacy::Args),
     /// Print the TA1 acknowledgment interchange for each interchange in a file.
     Ta1 {
         /// File to acknowledge; `-` reads standard input.
@@ -143,6 +148,7 @@ pub fn run(cli: Cli) -> i32 {
             },
             &mut out,
         ),
+        Command::Pharmacy(args) => pharmacy::run(&args, &mut out),
         Command::Ack {
             file,
             control_number,
