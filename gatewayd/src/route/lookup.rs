@@ -123,8 +123,8 @@ pub struct EligibilityFile {
 impl EligibilityFile {
     /// Reads a file; `plans` is the contractor table's `[benefit_plans]` list.
     pub fn load(path: &Path, plans: &[String]) -> Result<EligibilityFile, EligibilityError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| EligibilityError::Io(format!("{}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| EligibilityError::Io(e.to_string()))?;
         EligibilityFile::parse(&text, plans)
     }
 

@@ -140,8 +140,7 @@ fn location_matches(file: &str, zip: &str) -> bool {
 impl ProviderFile {
     /// Reads a file.
     pub fn load(path: &Path) -> Result<ProviderFile, ProviderError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ProviderError::Io(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ProviderError::Io(e.to_string()))?;
         ProviderFile::parse(&text)
     }
 
