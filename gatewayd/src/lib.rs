@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod daemon;
 pub mod guides;
 #[warn(missing_docs)]
 pub mod pharmacy;

@@ -1,0 +1,539 @@
+//! The daemon's configuration: a TOML file (see `gatewayd.example.toml` at the top of
+//! the repository), or the embedded defaults when none is given.
+//!
+//! Every key is checked at start-up; an error names the key (`partner[1].inbox`,
+//! `limits.max_file_bytes`) and says what is wrong. Unknown keys are errors too.
+
+use crate::route::{Router, Table};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// Not TOML, an unknown key, or a value of the wrong type.
+    #[error("config: {0}")]
+    Syntax(String),
+    /// A key with a value the daemon cannot use.
+    #[error("config key `{key}`: {message}")]
+    Key {
+        /// The key, e.g. `partner[0].sender_ids`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn key_error(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The transaction kinds a partner may send (and the default: all of them).
+pub const TRANSACTIONS: [&str; 4] = ["278", "837P", "837I", "837D"];
+
+/// The file as written (every field optional where a default exists).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: Option<PathBuf>,
+    contractor_table: Option<PathBuf>,
+    eligibility_file: Option<PathBuf>,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    partner: Vec<RawPartner>,
+    #[serde(default)]
+    vendor: Vec<RawVendor>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_file_bytes: Option<u64>,
+    max_sets_per_file: Option<u64>,
+    max_attempts: Option<u32>,
+    settle_ms: Option<u64>,
+    rescan_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartner {
+    id: String,
+    #[serde(default)]
+    sender_ids: Vec<String>,
+    inbox: Option<PathBuf>,
+    outbox: Option<PathBuf>,
+    transactions: Option<Vec<String>>,
+    token_sha256: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVendor {
+    id: String,
+    token_sha256: String,
+}
+
+/// Limits on what the daemon accepts and how it retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Files larger than this are refused with a rejection file (bytes).
+    pub max_file_bytes: u64,
+    /// Files with more transaction sets than this are refused.
+    pub max_sets_per_file: u64,
+    /// A queue item leased this many times without an ack goes to the dead letters.
+    pub max_attempts: u32,
+    /// A file in an inbox is taken once it has not changed for this long (ms).
+    pub settle_ms: u64,
+    /// Inboxes are rescanned this often even without a file-system event (ms).
+    pub rescan_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 256 * 1024 * 1024,
+            max_sets_per_file: 100_000,
+            max_attempts: 5,
+            settle_ms: 200,
+            rescan_ms: 1_000,
+        }
+    }
+}
+
+/// One trading partner (a clearinghouse or submitter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partner {
+    /// Stable id (lower-case letters, digits, `_`, `-`).
+    pub id: String,
+    /// ISA06 values the partner may send (trimmed); empty = any.
+    pub sender_ids: Vec<String>,
+    /// Where the partner drops files.
+    pub inbox: PathBuf,
+    /// Where acknowledgments and rejection notes go.
+    pub outbox: PathBuf,
+    /// Transaction kinds accepted from the partner (`278`, `837P`, `837I`, `837D`).
+    pub transactions: Vec<String>,
+    /// SHA-256 (hex) of the partner's API token, for the partner endpoints.
+    pub token_sha256: Option<String>,
+}
+
+impl Partner {
+    /// Whether the partner may send interchanges with this ISA06 (trimmed).
+    pub fn allows_sender(&self, isa06: &str) -> bool {
+        self.sender_ids.is_empty() || self.sender_ids.iter().any(|s| s == isa06.trim())
+    }
+}
+
+/// The daemon's configuration, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the store, the received files and the default partner folders live.
+    pub data_dir: PathBuf,
+    /// The contractor table's path; `None` = the bundled table.
+    pub contractor_table: Option<PathBuf>,
+    /// The eligibility CSV (benefit plans by member), when one is configured.
+    pub eligibility_file: Option<PathBuf>,
+    /// The HTTP listen address.
+    pub listen: SocketAddr,
+    /// Limits.
+    pub limits: Limits,
+    /// Trading partners, in file order.
+    pub partners: Vec<Partner>,
+    /// Vendor id → SHA-256 (hex) of its API token.
+    pub vendor_tokens: BTreeMap<String, String>,
+}
+
+/// The demo partner of the embedded defaults.
+pub const DEMO_PARTNER: &str = "demo";
+
+/// The default HTTP listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// The embedded defaults: data dir `./var`, partner `demo` with
+    /// `./var/partners/demo/{inbox,outbox}` taking any ISA06 and every transaction kind,
+    /// the bundled contractor table, HTTP on 127.0.0.1:8080, and for each vendor of the
+    /// bundled table the demo token `demo-<vendor id>` (loopback only; replace it with a
+    /// config file before exposing the port).
+    pub fn embedded() -> Result<Config, ConfigError> {
+        Config::from_toml("", Path::new("."))
+    }
+
+    /// Reads and checks a config file. Relative paths in it are relative to the
+    /// directory the daemon runs in.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Config::from_toml(&text, Path::new("."))
+    }
+
+    /// Parses and checks config text; relative paths are joined to `base`.
+    ///
+    /// ```
+    /// use gatewayd::daemon::config::Config;
+    /// let err = Config::from_toml("[limits]\nmax_file_bytes = 0\n", std::path::Path::new(".")).unwrap_err();
+    /// assert_eq!(err.to_string(), "config key `limits.max_file_bytes`: must be at least 1");
+    /// let err = Config::from_toml("colour = 1\n", std::path::Path::new(".")).unwrap_err();
+    /// assert!(err.to_string().contains("unknown field `colour`"));
+    /// ```
+    pub fn from_toml(text: &str, base: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            ConfigError::Syntax(match e.span() {
+                Some(span) => format!(
+                    "{} (line {})",
+                    e.message(),
+                    text[..span.start.min(text.len())].lines().count().max(1)
+                ),
+                None => e.message().to_string(),
+            })
+        })?;
+        let abs = |p: PathBuf| {
+            if p.is_absolute() || base == Path::new(".") {
+                p
+            } else {
+                base.join(p)
+            }
+        };
+        let data_dir = abs(raw.data_dir.unwrap_or_else(|| PathBuf::from("./var")));
+        if data_dir.as_os_str().is_empty() {
+            return Err(key_error("data_dir", "must not be empty"));
+        }
+        let listen_text = raw
+            .http
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            key_error(
+                "http.listen",
+                format!("`{listen_text}` is not an address and port such as 127.0.0.1:8080"),
+            )
+        })?;
+        let d = Limits::default();
+        let at_least = |key: &str, v: Option<u64>, min: u64, default: u64| {
+            let v = v.unwrap_or(default);
+            if v < min {
+                Err(key_error(key, format!("must be at least {min}")))
+            } else {
+                Ok(v)
+            }
+        };
+        let limits = Limits {
+            max_file_bytes: at_least(
+                "limits.max_file_bytes",
+                raw.limits.max_file_bytes,
+                1,
+                d.max_file_bytes,
+            )?,
+            max_sets_per_file: at_least(
+                "limits.max_sets_per_file",
+                raw.limits.max_sets_per_file,
+                1,
+                d.max_sets_per_file,
+            )?,
+            max_attempts: at_least(
+                "limits.max_attempts",
+                raw.limits.max_attempts.map(u64::from),
+                1,
+                u64::from(d.max_attempts),
+            )?
+            .min(u64::from(u32::MAX)) as u32,
+            settle_ms: raw.limits.settle_ms.unwrap_or(d.settle_ms),
+            rescan_ms: at_least("limits.rescan_ms", raw.limits.rescan_ms, 10, d.rescan_ms)?,
+        };
+        let contractor_table = raw.contractor_table.map(abs);
+        let table = match &contractor_table {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| key_error("contractor_table", format!("{}: {e}", p.display())))?;
+                Table::parse(&text).map_err(|e| key_error("contractor_table", e.to_string()))?
+            }
+            None => Table::bundled().map_err(|e| key_error("contractor_table", e.to_string()))?,
+        };
+        let eligibility_file = raw.eligibility_file.map(abs);
+        if let Some(p) = &eligibility_file {
+            crate::route::EligibilityFile::load(p, &table.benefit_plans)
+                .map_err(|e| key_error("eligibility_file", e.to_string()))?;
+        }
+
+        let mut partners = Vec::new();
+        let raw_partners = if raw.partner.is_empty() {
+            vec![RawPartner {
+                id: DEMO_PARTNER.into(),
+                sender_ids: Vec::new(),
+                inbox: None,
+                outbox: None,
+                transactions: None,
+                token_sha256: None,
+            }]
+        } else {
+            raw.partner
+        };
+        for (i, p) in raw_partners.into_iter().enumerate() {
+            let key = |k: &str| format!("partner[{i}].{k}");
+            if !is_id(&p.id) {
+                return Err(key_error(
+                    key("id"),
+                    format!(
+                        "`{}` must be 1-32 lower-case letters, digits, `_` or `-`",
+                        p.id
+                    ),
+                ));
+            }
+            if partners.iter().any(|q: &Partner| q.id == p.id) {
+                return Err(key_error(key("id"), format!("`{}` is used twice", p.id)));
+            }
+            let mut sender_ids = Vec::new();
+            for (j, s) in p.sender_ids.iter().enumerate() {
+                let t = s.trim();
+                if t.is_empty() || t.len() > 15 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(key_error(
+                        format!("partner[{i}].sender_ids[{j}]"),
+                        format!("`{s}` is not an ISA06 value (1-15 printable characters)"),
+                    ));
+                }
+                if t != "*" {
+                    sender_ids.push(t.to_string());
+                }
+            }
+            if p.sender_ids.iter().any(|s| s.trim() == "*") {
+                sender_ids.clear();
+            }
+            let transactions = match p.transactions {
+                None => TRANSACTIONS.iter().map(|s| s.to_string()).collect(),
+                Some(list) => {
+                    if list.is_empty() {
+                        return Err(key_error(key("transactions"), "must name at least one"));
+                    }
+                    for (j, t) in list.iter().enumerate() {
+                        if !TRANSACTIONS.contains(&t.as_str()) {
+                            return Err(key_error(
+                                format!("partner[{i}].transactions[{j}]"),
+                                format!("`{t}` is not one of {}", TRANSACTIONS.join(", ")),
+                            ));
+                        }
+                    }
+                    list
+                }
+            };
+            let token_sha256 = match p.token_sha256 {
+                Some(h) => Some(check_hash(&key("token_sha256"), &h)?),
+                None => None,
+            };
+            let home = data_dir.join("partners").join(&p.id);
+            let inbox = p.inbox.map(abs).unwrap_or_else(|| home.join("inbox"));
+            let outbox = p.outbox.map(abs).unwrap_or_else(|| home.join("outbox"));
+            if inbox == outbox {
+                return Err(key_error(key("outbox"), "must differ from the inbox"));
+            }
+            for (k, dir) in [("inbox", &inbox), ("outbox", &outbox)] {
+                if partners
+                    .iter()
+                    .any(|q: &Partner| &q.inbox == dir || &q.outbox == dir)
+                {
+                    return Err(key_error(
+                        key(k),
+                        format!("{} is already another partner's folder", dir.display()),
+                    ));
+                }
+            }
+            partners.push(Partner {
+                id: p.id,
+                sender_ids,
+                inbox,
+                outbox,
+                transactions,
+                token_sha256,
+            });
+        }
+
+        let mut vendor_tokens = BTreeMap::new();
+        if raw.vendor.is_empty() && text.trim().is_empty() {
+            for v in &table.vendors {
+                vendor_tokens.insert(v.id.clone(), token_hash(&format!("demo-{}", v.id)));
+            }
+        }
+        for (i, v) in raw.vendor.into_iter().enumerate() {
+            if table.vendor(&v.id).is_none() {
+                return Err(key_error(
+                    format!("vendor[{i}].id"),
+                    format!("`{}` is not a vendor of the contractor table", v.id),
+                ));
+            }
+            if vendor_tokens.contains_key(&v.id) {
+                return Err(key_error(
+                    format!("vendor[{i}].id"),
+                    format!("`{}` is used twice", v.id),
+                ));
+            }
+            let h = check_hash(&format!("vendor[{i}].token_sha256"), &v.token_sha256)?;
+            vendor_tokens.insert(v.id, h);
+        }
+        Ok(Config {
+            data_dir,
+            contractor_table,
+            eligibility_file,
+            listen,
+            limits,
+            partners,
+            vendor_tokens,
+        })
+    }
+
+    /// The router for the configured contractor table.
+    pub fn router(&self) -> Result<Router, ConfigError> {
+        let table = match &self.contractor_table {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| key_error("contractor_table", format!("{}: {e}", p.display())))?;
+                Table::parse(&text).map_err(|e| key_error("contractor_table", e.to_string()))?
+            }
+            None => Table::bundled().map_err(|e| key_error("contractor_table", e.to_string()))?,
+        };
+        Ok(Router::new(table))
+    }
+
+    /// The partner with this id.
+    pub fn partner(&self, id: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+}
+
+fn is_id(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn check_hash(key: &str, h: &str) -> Result<String, ConfigError> {
+    let h = h.trim().to_ascii_lowercase();
+    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(key_error(
+            key,
+            "must be the SHA-256 of the token as 64 hex digits (sha256sum)",
+        ));
+    }
+    Ok(h)
+}
+
+/// The SHA-256 of a token as 64 lower-case hex digits (what the config holds).
+///
+/// ```
+/// assert_eq!(gatewayd::daemon::config::token_hash("abc"),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+/// ```
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::from_toml(text, Path::new("/base"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn embedded_defaults() {
+        let c = Config::embedded().unwrap();
+        assert_eq!(c.data_dir, Path::new("./var"));
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.partners.len(), 1);
+        let p = &c.partners[0];
+        assert_eq!(p.id, "demo");
+        assert!(p.allows_sender("ANYONE"));
+        assert_eq!(p.inbox, Path::new("./var/partners/demo/inbox"));
+        assert_eq!(p.outbox, Path::new("./var/partners/demo/outbox"));
+        assert_eq!(c.vendor_tokens["csra"], token_hash("demo-csra"));
+    }
+
+    #[test]
+    fn every_key_is_checked() {
+        assert!(err("[http]\nlisten = \"nowhere\"\n").starts_with("config key `http.listen`"));
+        assert!(err("[[partner]]\nid = \"Bad Id\"\n").starts_with("config key `partner[0].id`"));
+        assert!(err("[[partner]]\nid = \"a\"\n[[partner]]\nid = \"a\"\n")
+            .starts_with("config key `partner[1].id`"));
+        assert!(err("[[partner]]\nid = \"a\"\ntransactions = [\"270\"]\n")
+            .starts_with("config key `partner[0].transactions[0]`"),);
+        assert!(err("[[partner]]\nid = \"a\"\nsender_ids = [\"\"]\n")
+            .starts_with("config key `partner[0].sender_ids[0]`"),);
+        assert!(err("[[partner]]\nid = \"a\"\ntoken_sha256 = \"xyz\"\n")
+            .starts_with("config key `partner[0].token_sha256`"));
+        assert!(err("[[vendor]]\nid = \"acme\"\ntoken_sha256 = \"00\"\n")
+            .starts_with("config key `vendor[0].id`"));
+        assert!(err("[limits]\nmax_attempts = 0\n").starts_with("config key `limits.max_attempts`"));
+        assert!(err("contractor_table = \"/nonexistent.toml\"\n")
+            .starts_with("config key `contractor_table`"));
+        assert!(err("[limits]\nmax_files = 1\n").contains("unknown field `max_files`"));
+        assert!(
+            err("[[partner]]\nid = \"a\"\ninbox = \"x\"\noutbox = \"x\"\n")
+                .starts_with("config key `partner[0].outbox`")
+        );
+    }
+
+    #[test]
+    fn the_example_parses() {
+        let text = include_str!("../../../gatewayd.example.toml");
+        let c = Config::from_toml(text, Path::new(".")).unwrap();
+        assert_eq!(c.partners[0].sender_ids, ["CLEARINGHOUSE"]);
+        assert_eq!(c.vendor_tokens["csra"], token_hash("demo-csra"));
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn a_written_config() {
+        let text = format!(
+            "data_dir = \"d\"\n[[partner]]\nid = \"acme\"\nsender_ids = [\"ACME  \"]\ntransactions = [\"278\"]\n[[vendor]]\nid = \"csra\"\ntoken_sha256 = \"{}\"\n",
+            token_hash("t")
+        );
+        let c = Config::from_toml(&text, Path::new("/base")).unwrap();
+        assert_eq!(c.data_dir, Path::new("/base/d"));
+        let p = c.partner("acme").unwrap();
+        assert!(p.allows_sender("ACME           "));
+        assert!(!p.allows_sender("OTHER"));
+        assert_eq!(p.inbox, Path::new("/base/d/partners/acme/inbox"));
+        assert_eq!(
+            c.vendor_tokens.len(),
+            1,
+            "no demo tokens once a file is given"
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! The HTTP API (axum): health, readiness, metrics and the vendor queues.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /healthz` | 200 while the process serves |
+//! | `GET /readyz` | 200 once the store is open and unfinished work resumed, 503 while stopping |
+//! | `GET /metrics` | Prometheus text |
+//! | `POST /v1/queues/{vendor}/lease` | body `{"max_items": 10, "lease_seconds": 300}` (both optional) → `{"items": [...]}` |
+//! | `POST /v1/queues/{vendor}/ack` | body `{"receipts": ["ID.ATTEMPT", ...]}` → `{"done": n, "dead": 0, "stale": [...]}` |
+//! | `POST /v1/queues/{vendor}/nack` | body `{"receipts": [...], "retry_after_seconds": 0}` → `{"done": n, "dead": n, "stale": [...]}` |
+//!
+//! Queue routes need `Authorization: Bearer TOKEN`, where the SHA-256 of TOKEN is the
+//! vendor's `token_sha256`: 401 without a known token, 403 with another vendor's.
+//! Errors are JSON: `{"error": "..."}`.
+
+use super::config::{token_hash, Config};
+use super::metrics::Metrics;
+use super::queue;
+use super::store;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use rusqlite::Connection;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What the handlers share.
+pub struct AppState {
+    /// The API's own store connection.
+    pub db: Mutex<Connection>,
+    /// The configuration.
+    pub cfg: Arc<Config>,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    /// Set once the pipeline has resumed; cleared when stopping.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The longest lease a vendor may ask for (seconds).
+pub const MAX_LEASE_SECONDS: u64 = 3_600;
+/// The most items one lease call returns.
+pub const MAX_LEASE_ITEMS: u32 = 500;
+
+/// The API's routes.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/queues/{vendor}/lease", post(lease))
+        .route("/v1/queues/{vendor}/ack", post(ack))
+        .route("/v1/queues/{vendor}/nack", post(nack))
+        .with_state(state)
+}
+
+/// An error answer: a status and a sentence, sent as `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError(status, message.into())
+}
+
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    if st.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let st2 = st.clone();
+    let depths = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let db = st2
+            .db
+            .lock()
+            .map_err(|_| "store lock poisoned".to_string())?;
+        store::queue_depths(&db).map_err(|e| e.to_string())
+    })
+    .await;
+    match depths {
+        Ok(Ok(d)) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            st.metrics.render(&d, st.ready.load(Ordering::SeqCst)),
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "metrics: store");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "store unavailable").into_response()
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+    }
+}
+
+/// Checks the bearer token against the vendor's.
+fn authorize(st: &AppState, headers: &HeaderMap, vendor: &str) -> Result<(), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required",
+        ));
+    };
+    let hash = token_hash(token);
+    let owner = st
+        .cfg
+        .vendor_tokens
+        .iter()
+        .find(|(_, h)| **h == hash)
+        .map(|(v, _)| v.as_str());
+    match owner {
+        None => Err(error(StatusCode::UNAUTHORIZED, "unknown token")),
+        Some(v) if v != vendor => Err(error(
+            StatusCode::FORBIDDEN,
+            "this token does not give access to that queue",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaseRequest {
+    max_items: Option<u32>,
+    lease_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettleRequest {
+    #[serde(default)]
+    receipts: Vec<String>,
+    retry_after_seconds: Option<u64>,
+}
+
+async fn blocking<T: Send + 'static>(
+    st: &Arc<AppState>,
+    f: impl FnOnce(&mut Connection, &AppState) -> Result<T, store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let st = st.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let mut db = st
+            .db
+            .lock()
+            .map_err(|_| store::StoreError::Io(std::io::Error::other("store lock poisoned")))?;
+        f(&mut db, &st)
+    })
+    .await;
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "queue: store");
+            Err(error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"))
+        }
+        Err(_) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")),
+    }
+}
+
+async fn lease(
+    State(st): State<Arc<AppState>>,
+    Path(vendor): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers, &vendor) {
+        return r.into_response();
+    }
+    let req: LeaseRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    let max = req.max_items.unwrap_or(10).clamp(1, MAX_LEASE_ITEMS);
+    let secs = req.lease_seconds.unwrap_or(300).clamp(1, MAX_LEASE_SECONDS);
+    let v = vendor.clone();
+    let r = blocking(&st, move |db, st| {
+        queue::lease(db, &v, max, secs as i64 * 1000, st.cfg.limits.max_attempts)
+    })
+    .await;
+    match r {
+        Ok(res) => {
+            st.metrics.lease_expired(res.expired);
+            tracing::info!(vendor = %vendor, items = res.items.len(), expired = res.expired, "leased");
+            Json(json!({ "items": res.items })).into_response()
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn ack(
+    State(st): State<Arc<AppState>>,
+    Path(vendor): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    settle(st, vendor, headers, body, false).await
+}
+
+async fn nack(
+    State(st): State<Arc<AppState>>,
+    Path(vendor): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    settle(st, vendor, headers, body, true).await
+}
+
+async fn settle(
+    st: Arc<AppState>,
+    vendor: String,
+    headers: HeaderMap,
+    body: Bytes,
+    is_nack: bool,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers, &vendor) {
+        return r.into_response();
+    }
+    let req: SettleRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    if req.receipts.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "`receipts` must list at least one").into_response();
+    }
+    if req.retry_after_seconds.is_some() && !is_nack {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "`retry_after_seconds` belongs to nack",
+        )
+        .into_response();
+    }
+    let delay = req.retry_after_seconds.unwrap_or(0).min(86_400) as i64 * 1000;
+    let v = vendor.clone();
+    let receipts = req.receipts;
+    let r = blocking(&st, move |db, st| {
+        if is_nack {
+            queue::nack(db, &v, &receipts, delay, st.cfg.limits.max_attempts)
+        } else {
+            queue::ack(db, &v, &receipts)
+        }
+    })
+    .await;
+    match r {
+        Ok(s) => {
+            tracing::info!(vendor = %vendor, done = s.done, dead = s.dead, stale = s.stale.len(),
+                kind = if is_nack { "nack" } else { "ack" }, "settled");
+            Json(s).into_response()
+        }
+        Err(r) => r.into_response(),
+    }
+}

@@ -1,0 +1,272 @@
+//! The `gatewayd` daemon: partner inboxes in, acknowledgments and vendor queues out,
+//! nothing lost.
+//!
+//! ```text
+//! inbox ─► ingest (copy, fsync, record, remove) ─► pipeline (dedupe, validate, route)
+//!       ─► one SQLite transaction: interchange + TA1/999 + held queue items
+//!       ─► outbox (*.part, fsync, rename) ─► items ready ─► vendors lease/ack over HTTP
+//! ```
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`config`] | the TOML configuration, its checks, the embedded defaults |
+//! | [`store`] | the SQLite schema, migrations and the queries the pipeline needs |
+//! | [`ingest`] | taking complete files from the inboxes into the store |
+//! | [`pipeline`] | from a stored file to acknowledgments and queue items |
+//! | [`items`] | queue items (X12 and JSON) built from routed transactions |
+//! | [`outbox`] | durable writes (`*.part`, fsync, rename) |
+//! | [`queue`] | leasing, ack and nack |
+//! | [`http`] | the HTTP API (axum) |
+//! | [`metrics`] | Prometheus counters |
+//!
+//! One thread runs the pipeline (inbox events from `notify` plus a periodic rescan);
+//! a tokio runtime serves HTTP. SIGTERM (or Ctrl-C) stops taking files, lets the file
+//! in flight finish, and exits 0. Logs (`tracing`, to standard error, filtered by
+//! `GATEWAYD_LOG`, default `info`) carry ids, counts and control numbers, never the
+//! content of a transaction.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod items;
+pub mod metrics;
+pub mod outbox;
+pub mod pipeline;
+pub mod queue;
+pub mod store;
+
+use config::Config;
+use metrics::Metrics;
+use pipeline::{Pipeline, PipelineError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The store's file name under the data dir.
+pub const STORE_FILE: &str = "gatewayd.sqlite";
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The pipeline could not start.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// A folder could not be created or read.
+    #[error("{path}: {source}")]
+    Dir {
+        /// The folder.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The HTTP address could not be bound.
+    #[error("http.listen {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The runtime or the server failed.
+    #[error("{0}")]
+    Runtime(std::io::Error),
+    /// The pipeline thread died.
+    #[error("the pipeline thread stopped unexpectedly")]
+    PipelineThread,
+}
+
+fn dir(path: &std::path::Path) -> Result<(), DaemonError> {
+    std::fs::create_dir_all(path).map_err(|source| DaemonError::Dir {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C.
+pub fn run(cfg: Config) -> Result<(), DaemonError> {
+    let cfg = Arc::new(cfg);
+    dir(&cfg.data_dir)?;
+    dir(&cfg.data_dir.join(ingest::FILES_DIR))?;
+    for p in &cfg.partners {
+        dir(&p.inbox)?;
+        dir(&p.outbox)?;
+    }
+    // what a crash left half-written is written again from the store
+    for d in std::iter::once(cfg.data_dir.join(ingest::FILES_DIR))
+        .chain(cfg.partners.iter().map(|p| p.outbox.clone()))
+    {
+        outbox::sweep_parts(&d).map_err(|source| DaemonError::Dir {
+            path: d.display().to_string(),
+            source,
+        })?;
+    }
+    let metrics = Arc::new(Metrics::default());
+    let pipeline = Pipeline::new(cfg.clone(), metrics.clone())?;
+    let api_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
+    let ready = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(cfg.listen))
+        .map_err(|source| DaemonError::Bind {
+            addr: cfg.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(DaemonError::Runtime)?;
+    tracing::info!(listen = %addr, data_dir = %cfg.data_dir.display(), partners = cfg.partners.len(), "gatewayd serving");
+
+    let (wake_tx, wake_rx) = mpsc::channel::<()>();
+    let worker = {
+        let (stop, ready, wake_tx) = (stop.clone(), ready.clone(), wake_tx.clone());
+        std::thread::Builder::new()
+            .name("pipeline".into())
+            .spawn(move || pipeline_loop(pipeline, wake_tx, wake_rx, &stop, &ready))
+            .map_err(DaemonError::Runtime)?
+    };
+    let state = Arc::new(http::AppState {
+        db: Mutex::new(api_db),
+        cfg: cfg.clone(),
+        metrics,
+        ready: ready.clone(),
+    });
+    let app = http::router(state);
+    let served = {
+        let (stop, ready) = (stop.clone(), ready.clone());
+        rt.block_on(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    shutdown_signal().await;
+                    tracing::info!("stopping: no new files; finishing the one in flight");
+                    stop.store(true, Ordering::SeqCst);
+                    ready.store(false, Ordering::SeqCst);
+                    let _ = wake_tx.send(());
+                })
+                .await
+        })
+    };
+    stop.store(true, Ordering::SeqCst);
+    let joined = worker.join();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    served.map_err(DaemonError::Runtime)?;
+    joined.map_err(|_| DaemonError::PipelineThread)?;
+    tracing::info!("gatewayd stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn pipeline_loop(
+    mut pipeline: Pipeline,
+    wake_tx: mpsc::Sender<()>,
+    wake_rx: mpsc::Receiver<()>,
+    stop: &AtomicBool,
+    ready: &AtomicBool,
+) {
+    let stopping = || stop.load(Ordering::SeqCst);
+    let limits = pipeline.config().limits.clone();
+    let rescan = Duration::from_millis(limits.rescan_ms);
+    // resume what a previous run left unfinished before taking anything new
+    loop {
+        match pipeline.process_pending(&stopping) {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(files = n, "resumed unfinished files");
+                }
+                break;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "resuming unfinished files");
+                if stopping() || wake_rx.recv_timeout(rescan).is_ok() && stopping() {
+                    return;
+                }
+            }
+        }
+    }
+    if stopping() {
+        return;
+    }
+    ready.store(true, Ordering::SeqCst);
+    let watcher = {
+        use notify::Watcher;
+        let tx = wake_tx.clone();
+        match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if res.is_ok() {
+                let _ = tx.send(());
+            }
+        }) {
+            Ok(mut w) => {
+                for p in &pipeline.config().partners {
+                    if let Err(e) = w.watch(&p.inbox, notify::RecursiveMode::NonRecursive) {
+                        tracing::warn!(partner = %p.id, error = %e, "inbox not watched; periodic rescans only");
+                    }
+                }
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no file-system events; periodic rescans only");
+                None
+            }
+        }
+    };
+    let partners = pipeline.config().partners.clone();
+    while !stopping() {
+        let mut settling = false;
+        for p in &partners {
+            if stopping() {
+                break;
+            }
+            match ingest::scan_inbox(&mut pipeline, p, &stopping) {
+                Ok(s) => settling |= s.settling > 0,
+                Err(e) => tracing::error!(partner = %p.id, error = %e, "inbox scan"),
+            }
+        }
+        if !stopping() {
+            if let Err(e) = pipeline.process_pending(&stopping) {
+                tracing::error!(error = %e, "processing received files");
+            }
+        }
+        let wait = if settling {
+            Duration::from_millis(limits.settle_ms.max(10)).min(rescan)
+        } else {
+            rescan
+        };
+        let _ = wake_rx.recv_timeout(wait);
+        // a burst of events needs one scan
+        while wake_rx.try_recv().is_ok() {}
+    }
+    drop(watcher);
+}

@@ -1,0 +1,659 @@
+//! From a received file to acknowledgments and queue items, each step durable before
+//! the next is visible.
+//!
+//! For each interchange of a stored file, in one streaming pass:
+//!
+//! 1. the duplicate check: UNIQUE(partner, ISA06, ISA13) over the interchanges that
+//!    were not rejected; a duplicate gets TA1 note 025 and nothing else. An ISA06 the
+//!    partner may not use gets TA1 note 006;
+//! 2. every transaction set is validated against its guide and added to its group's
+//!    999; sets of a kind the partner may not send are rejected (IK502 1);
+//! 3. each accepted 278 request and 837 claim is routed into queue items;
+//! 4. one SQLite transaction records the interchange (state `acking`), its TA1 (when
+//!    due) and 999s (one per functional group, each its own interchange) and its queue
+//!    items (state `held`);
+//! 5. the acknowledgments are written to the partner's outbox (`*.part`, fsync,
+//!    rename), then one transaction marks them written, the interchange `done` and its
+//!    items `ready`.
+//!
+//! An interchange the TA1 rejects gets only its TA1, and nothing of it is routed. A
+//! file with no interchange, or over the limits, gets a rejection note in the outbox.
+//! After a crash, files still `received` are read again from their stored copy:
+//! interchanges already recorded are skipped, unwritten acknowledgments are written
+//! again under the same names, so the result is the same as without the crash.
+
+use super::config::{Config, Partner};
+use super::items::{self, Envelope, NewItem};
+use super::metrics::Metrics;
+use super::outbox::{self, name_part};
+use super::store::{self, FileRow, StoreError};
+use crate::clock::Stamp;
+use crate::route::{EligibilityFile, Lookups, Router};
+use rusqlite::{params, Connection};
+use std::io::BufReader;
+use std::sync::Arc;
+use x12_core::schema::{LoopRef, LoopTree};
+use x12_core::{
+    render_999_interchange, Ack999, AckCode, AckEnvelope, AckPolicy, Code, InterchangeHeader,
+    InterchangeReport, Issue, Item, Reader, Scope, Ta1, Ta1Ack, Ta1Note, Ta1Policy, Validator,
+};
+
+/// Errors while processing a file (the file stays `received` and is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// SQLite failed.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file could not be read or written.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A configured file could not be loaded.
+    #[error("{0}")]
+    Config(String),
+    /// A file names a partner that is no longer configured.
+    #[error("file {0}: its partner is not configured")]
+    UnknownPartner(i64),
+}
+
+/// What an interchange came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// TA1 accepted and every group accepted.
+    Accepted,
+    /// TA1 accepted, some sets or groups rejected.
+    Partial,
+    /// The TA1 rejected it (envelope errors).
+    Rejected,
+    /// Its ISA13 was already received from this sender (TA1 025).
+    Duplicate,
+    /// Its ISA06 is not one the partner may use (TA1 006).
+    SenderRefused,
+}
+
+impl Outcome {
+    /// The stable name (`accepted`, `partial`, `rejected`, `duplicate`, `sender_refused`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Partial => "partial",
+            Outcome::Rejected => "rejected",
+            Outcome::Duplicate => "duplicate",
+            Outcome::SenderRefused => "sender_refused",
+        }
+    }
+
+    /// Every outcome, for metrics.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Accepted,
+        Outcome::Partial,
+        Outcome::Rejected,
+        Outcome::Duplicate,
+        Outcome::SenderRefused,
+    ];
+}
+
+/// The processing side of the daemon: one SQLite connection, the router, the guides.
+pub struct Pipeline {
+    conn: Connection,
+    cfg: Arc<Config>,
+    tables: Arc<Tables>,
+    metrics: Arc<Metrics>,
+}
+
+/// What validation and routing read: loaded once.
+struct Tables {
+    router: Router,
+    eligibility: Option<EligibilityFile>,
+    validator: Validator,
+}
+
+/// One interchange being read.
+struct Open {
+    seq: i64,
+    skip: bool,
+    refused: Option<Ta1Note>,
+    isa06: String,
+    isa13: String,
+    sets: u32,
+    groups: Vec<Ack999>,
+    current: Option<Ack999>,
+    group_items: Vec<NewItem>,
+    items: Vec<NewItem>,
+}
+
+impl Pipeline {
+    /// Opens the pipeline's store connection and loads the routing tables.
+    pub fn new(cfg: Arc<Config>, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
+        let conn = store::open(&cfg.data_dir.join(super::STORE_FILE))?;
+        let router = cfg
+            .router()
+            .map_err(|e| PipelineError::Config(e.to_string()))?;
+        let eligibility = match &cfg.eligibility_file {
+            Some(p) => Some(
+                EligibilityFile::load(p, &router.table().benefit_plans)
+                    .map_err(|e| PipelineError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(Pipeline {
+            conn,
+            cfg,
+            tables: Arc::new(Tables {
+                router,
+                eligibility,
+                validator: crate::guides::validator(),
+            }),
+            metrics,
+        })
+    }
+
+    /// The pipeline's connection (the inbox scanner records files through it).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Writes every acknowledgment recorded but not yet in an outbox, then marks them
+    /// written (making their interchanges `done` and their items visible).
+    pub fn flush_acks(&mut self) -> Result<usize, PipelineError> {
+        let pending = store::unwritten_acks(&self.conn)?;
+        let mut ids = Vec::with_capacity(pending.len());
+        for a in &pending {
+            let Some(p) = self.cfg.partner(&a.partner) else {
+                tracing::warn!(
+                    ack = a.id,
+                    "acknowledgment for a partner no longer configured"
+                );
+                continue;
+            };
+            std::fs::create_dir_all(&p.outbox)?;
+            outbox::write_durably(&p.outbox, &a.name, &a.body)?;
+            ids.push(a.id);
+        }
+        store::acks_written(&mut self.conn, &ids)?;
+        Ok(ids.len())
+    }
+
+    /// Processes every file received but not finished, oldest first. Stops between
+    /// files when `stop` says so.
+    pub fn process_pending(&mut self, stop: &dyn Fn() -> bool) -> Result<usize, PipelineError> {
+        self.flush_acks()?;
+        let mut n = 0;
+        for f in store::unfinished_files(&self.conn)? {
+            if stop() {
+                break;
+            }
+            self.process_file(&f)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Records a file-level rejection (oversized, not X12, too many sets) and writes its
+    /// note to the partner's outbox.
+    pub fn reject_file(&mut self, file: &FileRow, reason: &str) -> Result<(), PipelineError> {
+        let body = format!(
+            "gatewayd rejected file {:?}\nreceived as file {} ({} bytes, sha256 {})\nreason: {}\nnothing in this file was acknowledged or routed; correct it and send it again\n",
+            file.name, file.id, file.size, file.sha256, reason
+        );
+        let name = format!("REJECTED-{}-{}.txt", file.id, safe_name(&file.name));
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
+             VALUES (?1, NULL, 'reject', ?2, ?3, ?4)
+             ON CONFLICT(partner, name) DO NOTHING",
+            params![file.id, file.partner, name, body.as_bytes()],
+        )?;
+        store::set_file_state(&tx, file.id, "rejected", Some(reason))?;
+        tx.commit()?;
+        self.metrics.file_rejected();
+        tracing::info!(file = file.id, partner = %file.partner, "file rejected");
+        self.flush_acks()?;
+        Ok(())
+    }
+
+    /// Processes one stored file to the end (see the module documentation).
+    pub fn process_file(&mut self, file: &FileRow) -> Result<(), PipelineError> {
+        let partner = self
+            .cfg
+            .partner(&file.partner)
+            .cloned()
+            .ok_or(PipelineError::UnknownPartner(file.id))?;
+        if file.path.is_empty() {
+            // recorded without a copy: over the size limit (the rejection was cut short)
+            let why = format!(
+                "the file is larger than the limit of {} bytes ({} bytes)",
+                self.cfg.limits.max_file_bytes, file.size
+            );
+            return self.reject_file(file, &why);
+        }
+        let path = self.cfg.data_dir.join(&file.path);
+        let open = || -> Result<BufReader<std::fs::File>, PipelineError> {
+            Ok(BufReader::with_capacity(
+                1 << 16,
+                std::fs::File::open(&path)?,
+            ))
+        };
+        // a first, envelope-only pass: is it X12 at all, and within the limits?
+        let (mut interchanges, mut sets) = (0u64, 0u64);
+        let mut first_issue: Option<String> = None;
+        for item in Reader::new(open()?) {
+            match item? {
+                Item::Transaction(_) => sets += 1,
+                Item::InterchangeEnd(r) => {
+                    if r.header.is_some() {
+                        interchanges += 1;
+                    } else if first_issue.is_none() {
+                        first_issue = r.issues.first().map(|i| i.message.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if interchanges == 0 {
+            let why = match (file.size, first_issue) {
+                (0, _) => "the file is empty".to_string(),
+                (_, Some(m)) => format!("not an X12 interchange: {m}"),
+                (_, None) => "not an X12 interchange: no ISA segment".to_string(),
+            };
+            return self.reject_file(file, &why);
+        }
+        if sets > self.cfg.limits.max_sets_per_file {
+            let why = format!(
+                "{sets} transaction sets, more than the limit of {} per file",
+                self.cfg.limits.max_sets_per_file
+            );
+            return self.reject_file(file, &why);
+        }
+
+        let tables = self.tables.clone();
+        let eligibility: &dyn crate::route::Eligibility = match &tables.eligibility {
+            Some(e) => e,
+            None => &crate::route::NoEligibility,
+        };
+        let lookups = Lookups {
+            eligibility,
+            ..Lookups::default()
+        };
+        let mut tree = LoopTree::default();
+        let mut seq = 0i64;
+        let mut cur: Option<Open> = None;
+        let mut stray: Vec<String> = Vec::new();
+        let policy = AckPolicy::default();
+        for item in Reader::new(open()?) {
+            match item? {
+                Item::Segment(raw) => {
+                    // an interchange opens at its ISA, so groups without sets are
+                    // acknowledged too; an ISA the reader cannot use opens nothing
+                    let r = raw.as_ref();
+                    if r.segment.id() != b"ISA" {
+                        continue;
+                    }
+                    let at = r.lead.len().min(raw.as_bytes().len());
+                    if let Ok((h, _)) = InterchangeHeader::parse(&raw.as_bytes()[at..]) {
+                        seq += 1;
+                        cur = Some(self.open_interchange(file, &partner, &h, seq)?);
+                    }
+                }
+                Item::Transaction(set) => {
+                    let Some(h) = set.interchange().cloned() else {
+                        continue;
+                    };
+                    if cur.is_none() {
+                        seq += 1;
+                        cur = Some(self.open_interchange(file, &partner, &h, seq)?);
+                    }
+                    let Some(ic) = cur.as_mut() else { continue };
+                    ic.sets += 1;
+                    if ic.skip || ic.refused.is_some() {
+                        continue;
+                    }
+                    let (guide, mut issues) = tables.validator.check_set(&set, &mut tree);
+                    if let Some(kind) = transaction_kind(&set) {
+                        if !partner.transactions.iter().any(|t| t == kind) {
+                            issues.push(Issue::error(
+                                Code::UnknownGuide,
+                                Scope::Set,
+                                format!("{kind} transactions are not accepted from this partner"),
+                            ));
+                        }
+                    }
+                    let ack = ic
+                        .current
+                        .get_or_insert_with(|| Ack999::new(set.group().map(|g| &**g)));
+                    ack.add_set(&set, &issues, &policy);
+                    let accepted = ack
+                        .sets
+                        .last()
+                        .is_some_and(|s| s.status != AckCode::Rejected);
+                    let Some(guide) = guide.filter(|_| accepted) else {
+                        continue;
+                    };
+                    let routings =
+                        crate::route::route_set(&tables.router, &set, &tree, guide, &lookups);
+                    let root = LoopRef::root(&set, &tree, guide);
+                    let mut claims = x12_837::claims(root);
+                    let env = Envelope {
+                        partner: &partner.id,
+                        isa06: &ic.isa06,
+                        isa13: &ic.isa13,
+                    };
+                    for r in &routings {
+                        // route_set gives one routing per claim, in claim order
+                        let claim = if r.transaction.name() == "278" {
+                            None
+                        } else {
+                            claims.next().map(|c| c.node)
+                        };
+                        ic.group_items
+                            .extend(items::build(&set, &tree, r, claim, &env));
+                    }
+                }
+                Item::GroupEnd(report) => {
+                    let Some(ic) = cur.as_mut() else { continue };
+                    if ic.skip || ic.refused.is_some() {
+                        continue;
+                    }
+                    let ack = ic
+                        .current
+                        .take()
+                        .unwrap_or_else(|| Ack999::new(report.header.as_deref()))
+                        .finish(&report);
+                    if ack.status == AckCode::Rejected {
+                        ic.group_items.clear();
+                    } else {
+                        ic.items.append(&mut ic.group_items);
+                    }
+                    let is_ack = report
+                        .header
+                        .as_ref()
+                        .is_some_and(|h| h.functional_id() == b"FA");
+                    if !is_ack {
+                        ic.groups.push(ack);
+                    }
+                }
+                Item::InterchangeEnd(report) => {
+                    let Some(h) = report.header.clone() else {
+                        stray.extend(
+                            report
+                                .issues
+                                .iter()
+                                .filter(|i| i.is_error())
+                                .map(|i| i.to_string()),
+                        );
+                        continue;
+                    };
+                    let ic = match cur.take() {
+                        Some(ic) => ic,
+                        None => {
+                            seq += 1;
+                            self.open_interchange(file, &partner, &h, seq)?
+                        }
+                    };
+                    if !ic.skip {
+                        self.finish_interchange(file, &partner, ic, &report)?;
+                    }
+                }
+            }
+        }
+        let tx = self.conn.transaction()?;
+        if !stray.is_empty() {
+            let mut body = format!(
+                "gatewayd found data outside any interchange in file {:?} (file {}):\n",
+                file.name, file.id
+            );
+            for s in stray.iter().take(100) {
+                body.push_str(s);
+                body.push('\n');
+            }
+            tx.execute(
+                "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
+                 VALUES (?1, NULL, 'note', ?2, ?3, ?4) ON CONFLICT(partner, name) DO NOTHING",
+                params![
+                    file.id,
+                    file.partner,
+                    format!("NOTE-{}-{}.txt", file.id, safe_name(&file.name)),
+                    body.as_bytes()
+                ],
+            )?;
+        }
+        store::set_file_state(&tx, file.id, "done", None)?;
+        tx.commit()?;
+        self.flush_acks()?;
+        tracing::info!(
+            file = file.id,
+            partner = %file.partner,
+            interchanges = seq,
+            "file processed"
+        );
+        Ok(())
+    }
+
+    fn open_interchange(
+        &self,
+        file: &FileRow,
+        partner: &Partner,
+        h: &InterchangeHeader,
+        seq: i64,
+    ) -> Result<Open, PipelineError> {
+        let isa06 = String::from_utf8_lossy(h.sender_id()).trim().to_string();
+        let isa13 = String::from_utf8_lossy(h.control_number())
+            .trim()
+            .to_string();
+        let skip = store::interchange_recorded(&self.conn, file.id, seq)?;
+        let refused = if skip {
+            None
+        } else if !partner.allows_sender(&isa06) {
+            Some(Ta1Note::InvalidSenderId)
+        } else {
+            match store::key_holder(&self.conn, &partner.id, &isa06, &isa13)? {
+                Some(holder) if holder != (file.id, seq) => Some(Ta1Note::DuplicateControlNumber),
+                _ => None,
+            }
+        };
+        Ok(Open {
+            seq,
+            skip,
+            refused,
+            isa06,
+            isa13,
+            sets: 0,
+            groups: Vec::new(),
+            current: None,
+            group_items: Vec::new(),
+            items: Vec::new(),
+        })
+    }
+
+    fn finish_interchange(
+        &mut self,
+        file: &FileRow,
+        partner: &Partner,
+        ic: Open,
+        report: &InterchangeReport,
+    ) -> Result<(), PipelineError> {
+        let Open {
+            seq,
+            refused,
+            isa06,
+            isa13,
+            sets,
+            groups,
+            mut items,
+            ..
+        } = ic;
+        let ta1 = match refused {
+            Some(note) => report.header.as_ref().map(|h| Ta1 {
+                control_number: isa13.clone(),
+                date: String::from_utf8_lossy(h.date()).into_owned(),
+                time: String::from_utf8_lossy(h.time()).into_owned(),
+                ack: Ta1Ack::Rejected,
+                note,
+            }),
+            None => Ta1::from_report(report, false, &Ta1Policy::default()),
+        };
+        let rejected = ta1.as_ref().is_none_or(|t| t.ack == Ta1Ack::Rejected);
+        let ta1_due = refused.is_some()
+            || ta1
+                .as_ref()
+                .is_some_and(|t| t.is_due(report) || t.ack != Ta1Ack::Accepted);
+        let outcome = match refused {
+            Some(Ta1Note::DuplicateControlNumber) => Outcome::Duplicate,
+            Some(_) => Outcome::SenderRefused,
+            None if rejected => Outcome::Rejected,
+            None if groups.iter().all(|g| g.status == AckCode::Accepted) => Outcome::Accepted,
+            None => Outcome::Partial,
+        };
+        if rejected {
+            items.clear();
+        }
+        let now = Stamp::now();
+        let tx = self.conn.transaction()?;
+        let created = store::now_ms();
+        tx.execute(
+            "INSERT INTO interchanges (file_id, seq, partner, isa06, isa13, outcome, holds_key,
+                state, sets, routed, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'acking', ?8, ?9, ?10)",
+            params![
+                file.id,
+                seq,
+                partner.id,
+                isa06,
+                isa13,
+                outcome.name(),
+                !rejected,
+                sets,
+                items.len() as i64,
+                created
+            ],
+        )?;
+        let interchange_id = tx.last_insert_rowid();
+        let icn = name_part(&isa13);
+        let add_ack = |kind: &str, name: String, body: Vec<u8>| -> rusqlite::Result<()> {
+            tx.execute(
+                "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![file.id, interchange_id, kind, partner.id, name, body],
+            )
+            .map(|_| ())
+        };
+        if let (Some(t), true) = (&ta1, ta1_due) {
+            let ctl = store::next_ack_control(&tx)?;
+            let env = ack_envelope(ctl, &now);
+            if let Ok(body) = t.render(report, &env) {
+                add_ack("TA1", format!("TA1-{icn}-{ctl:09}.x12"), body)?;
+            }
+        }
+        if !rejected {
+            for g in &groups {
+                let ctl = store::next_ack_control(&tx)?;
+                let env = ack_envelope(ctl, &now);
+                if let Ok(body) =
+                    render_999_interchange(report, std::slice::from_ref(g), &env, &now.ccyymmdd())
+                {
+                    let gs06 = name_part(&g.group_control);
+                    add_ack("999", format!("999-{icn}-{gs06}-{ctl:09}.x12"), body)?;
+                }
+            }
+        }
+        for it in &items {
+            tx.execute(
+                "INSERT INTO queue (interchange_id, vendor, pa_type, action, txn, request_id,
+                    set_control, x12, item, trace, state, attempts, visible_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'held', 0, ?11, ?11, ?11)",
+                params![
+                    interchange_id,
+                    it.vendor,
+                    it.pa_type,
+                    it.action,
+                    it.transaction,
+                    it.request_id,
+                    it.set_control,
+                    it.x12,
+                    it.item.to_string(),
+                    it.trace.to_string(),
+                    created
+                ],
+            )?;
+            if let Some((bht03, trn)) = &it.pa {
+                let qid = tx.last_insert_rowid();
+                tx.execute(
+                    "INSERT INTO pa_status (queue_id, partner, bht03, trn, vendor, pa_type, status, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+                    params![qid, partner.id, bht03, trn, it.vendor, it.pa_type, created],
+                )?;
+            }
+        }
+        tx.commit()?;
+        self.metrics.interchange(outcome);
+        for it in &items {
+            self.metrics.routed(&it.vendor);
+        }
+        tracing::info!(
+            file = file.id,
+            partner = %partner.id,
+            interchange = %isa13,
+            outcome = outcome.name(),
+            sets,
+            items = items.len(),
+            "interchange acknowledged"
+        );
+        self.flush_acks()?;
+        Ok(())
+    }
+}
+
+fn ack_envelope(control_number: u32, now: &Stamp) -> AckEnvelope {
+    AckEnvelope {
+        control_number,
+        date: now.yymmdd(),
+        time: now.hhmm(),
+    }
+}
+
+/// The partner-facing kind of a set (`278`, `837P`, `837I`, `837D`), or `None` for
+/// other transactions.
+fn transaction_kind(set: &x12_core::TransactionSet) -> Option<&'static str> {
+    match set.id() {
+        b"278" => Some("278"),
+        b"837" => match x12_837::kind_of(set.version())? {
+            x12_837::ClaimKind::Professional => Some("837P"),
+            x12_837::ClaimKind::Institutional => Some("837I"),
+            x12_837::ClaimKind::Dental => Some("837D"),
+        },
+        _ => None,
+    }
+}
+
+/// An inbox file name made safe to echo into an outbox file name.
+pub fn safe_name(name: &str) -> String {
+    let t: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    let t = t.trim_start_matches('.').to_string();
+    if t.is_empty() {
+        "file".into()
+    } else {
+        t
+    }
+}

@@ -1,0 +1,422 @@
+//! The durable store: SQLite through rusqlite (`bundled`), WAL, `synchronous=FULL`.
+//!
+//! | table | holds |
+//! |---|---|
+//! | `files` | every received file: partner, inbox name, where it came from (so a file taken just before a crash is recognized), content hash, size, path of the fsynced copy, state |
+//! | `interchanges` | every interchange read: its file and position, ISA06/ISA13, outcome, state (`acking` until its acknowledgments are in the outbox, then `done`); UNIQUE(partner, ISA06, ISA13) over the interchanges that claimed the key |
+//! | `acks` | every outbox file (TA1, 999, rejection note): name, bytes, whether it is written |
+//! | `queue` | vendor queue items: vendor, PA type, X12, JSON, routing trace, state, attempts, `visible_at` |
+//! | `pa_status` | the status of each 278 work item (`pending` until a vendor decides) |
+//! | `counters` | the acknowledgment interchange control number |
+//!
+//! Schema changes are numbered migrations; `PRAGMA user_version` holds how many ran.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file of the store could not be read or written.
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database was written by a newer gatewayd.
+    #[error("store: schema version {found} is newer than this build's {known}")]
+    TooNew {
+        /// The version in the file.
+        found: u32,
+        /// The newest this build knows.
+        known: u32,
+    },
+}
+
+/// The migrations, in order. Never edit one that shipped: add another.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema
+    "CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        partner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('received', 'done', 'rejected')),
+        note TEXT,
+        UNIQUE (partner, name, source)
+    );
+    CREATE INDEX files_state ON files(state);
+    CREATE TABLE interchanges (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        seq INTEGER NOT NULL,
+        partner TEXT NOT NULL,
+        isa06 TEXT NOT NULL,
+        isa13 TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        holds_key INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('acking', 'done')),
+        sets INTEGER NOT NULL,
+        routed INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (file_id, seq)
+    );
+    CREATE UNIQUE INDEX interchange_key ON interchanges(partner, isa06, isa13) WHERE holds_key = 1;
+    CREATE INDEX interchanges_state ON interchanges(state);
+    CREATE TABLE acks (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        interchange_id INTEGER REFERENCES interchanges(id),
+        kind TEXT NOT NULL,
+        partner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        body BLOB NOT NULL,
+        written INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (partner, name)
+    );
+    CREATE INDEX acks_unwritten ON acks(written) WHERE written = 0;
+    CREATE TABLE queue (
+        id INTEGER PRIMARY KEY,
+        interchange_id INTEGER NOT NULL REFERENCES interchanges(id),
+        vendor TEXT NOT NULL,
+        pa_type TEXT NOT NULL,
+        action TEXT NOT NULL,
+        txn TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        set_control TEXT NOT NULL,
+        x12 BLOB NOT NULL,
+        item TEXT NOT NULL,
+        trace TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('held', 'ready', 'leased', 'acked', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        visible_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX queue_lease ON queue(vendor, state, visible_at);
+    CREATE INDEX queue_interchange ON queue(interchange_id);
+    CREATE TABLE pa_status (
+        id INTEGER PRIMARY KEY,
+        queue_id INTEGER NOT NULL UNIQUE REFERENCES queue(id),
+        partner TEXT NOT NULL,
+        bht03 TEXT NOT NULL,
+        trn TEXT,
+        vendor TEXT NOT NULL,
+        pa_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX pa_status_trn ON pa_status(partner, trn);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+];
+
+/// Milliseconds since 1970-01-01 UTC.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Opens (creating when needed) the store at `path`, in WAL mode with
+/// `synchronous=FULL`, and runs the migrations it lacks.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Runs the migrations the store lacks, each in its own transaction.
+pub fn migrate(conn: &Connection) -> Result<u32, StoreError> {
+    let known = MIGRATIONS.len() as u32;
+    loop {
+        let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > known {
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
+        }
+        if version == known {
+            return Ok(version);
+        }
+        let tx = conn.unchecked_transaction()?;
+        // re-read inside the write transaction: another process may have migrated
+        let inside: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if inside == version {
+            tx.execute_batch(MIGRATIONS[version as usize])?;
+            tx.pragma_update(None, "user_version", version + 1)?;
+        }
+        tx.commit()?;
+    }
+}
+
+/// A received file, as the store knows it.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    /// Row id.
+    pub id: i64,
+    /// Partner id.
+    pub partner: String,
+    /// Name in the inbox.
+    pub name: String,
+    /// Content hash (hex SHA-256).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// The stored copy, relative to the data dir (empty when none was kept).
+    pub path: String,
+    /// `received`, `done` or `rejected`.
+    pub state: String,
+}
+
+/// What is known of a file before its row exists.
+#[derive(Debug, Clone)]
+pub struct NewFile<'a> {
+    /// Partner id.
+    pub partner: &'a str,
+    /// Name in the inbox.
+    pub name: &'a str,
+    /// Device, inode, size and modification time of the inbox file.
+    pub source: &'a str,
+    /// Content hash (hex SHA-256).
+    pub sha256: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// The stored copy, relative to the data dir.
+    pub path: &'a str,
+}
+
+/// Whether this inbox file (same partner, name and source stamp) was already taken.
+pub fn file_taken(
+    conn: &Connection,
+    partner: &str,
+    name: &str,
+    source: &str,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM files WHERE partner = ?1 AND name = ?2 AND source = ?3",
+            params![partner, name, source],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Records a received file (state `received`); returns its id.
+pub fn insert_file(conn: &Connection, f: &NewFile<'_>) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO files (partner, name, source, sha256, size, path, received_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'received')",
+        params![
+            f.partner,
+            f.name,
+            f.source,
+            f.sha256,
+            f.size as i64,
+            f.path,
+            now_ms()
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Files received but not finished, oldest first.
+pub fn unfinished_files(conn: &Connection) -> Result<Vec<FileRow>, StoreError> {
+    let mut st = conn.prepare(
+        "SELECT id, partner, name, sha256, size, path, state FROM files
+         WHERE state = 'received' ORDER BY id",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(FileRow {
+            id: r.get(0)?,
+            partner: r.get(1)?,
+            name: r.get(2)?,
+            sha256: r.get(3)?,
+            size: r.get(4)?,
+            path: r.get(5)?,
+            state: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Sets a file's state and note.
+pub fn set_file_state(
+    conn: &Connection,
+    id: i64,
+    state: &str,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE files SET state = ?2, note = COALESCE(?3, note) WHERE id = ?1",
+        params![id, state, note],
+    )?;
+    Ok(())
+}
+
+/// The next acknowledgment interchange control number (1..=999,999,999, wrapping).
+pub fn next_ack_control(conn: &Connection) -> Result<u32, StoreError> {
+    let cur: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'ack_control'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let next = match cur {
+        Some(v) if (1..999_999_999).contains(&v) => v + 1,
+        _ => 1,
+    };
+    conn.execute(
+        "INSERT INTO counters (name, value) VALUES ('ack_control', ?1)
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        params![next],
+    )?;
+    Ok(next as u32)
+}
+
+/// Which interchange (file id, position) holds a partner's ISA06/ISA13 key, if any.
+pub fn key_holder(
+    conn: &Connection,
+    partner: &str,
+    isa06: &str,
+    isa13: &str,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT file_id, seq FROM interchanges
+             WHERE partner = ?1 AND isa06 = ?2 AND isa13 = ?3 AND holds_key = 1",
+            params![partner, isa06, isa13],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Whether the interchange at this position of a file is already recorded.
+pub fn interchange_recorded(conn: &Connection, file_id: i64, seq: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM interchanges WHERE file_id = ?1 AND seq = ?2",
+            params![file_id, seq],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// An outbox file waiting to be written.
+#[derive(Debug, Clone)]
+pub struct PendingAck {
+    /// Row id.
+    pub id: i64,
+    /// Partner id.
+    pub partner: String,
+    /// File name in the outbox.
+    pub name: String,
+    /// The bytes.
+    pub body: Vec<u8>,
+    /// The interchange it acknowledges (none for a file-level rejection note).
+    pub interchange_id: Option<i64>,
+}
+
+/// Outbox files not yet written, in order.
+pub fn unwritten_acks(conn: &Connection) -> Result<Vec<PendingAck>, StoreError> {
+    let mut st = conn.prepare(
+        "SELECT id, partner, name, body, interchange_id FROM acks WHERE written = 0 ORDER BY id",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(PendingAck {
+            id: r.get(0)?,
+            partner: r.get(1)?,
+            name: r.get(2)?,
+            body: r.get(3)?,
+            interchange_id: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Marks acknowledgments written and, in the same transaction, makes their
+/// interchanges `done` and their held queue items visible.
+pub fn acks_written(conn: &mut Connection, ids: &[i64]) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let now = now_ms();
+    for id in ids {
+        tx.execute("UPDATE acks SET written = 1 WHERE id = ?1", params![id])?;
+    }
+    // an interchange whose acknowledgments are all written is done; its items go live
+    let done: Vec<i64> = {
+        let mut st = tx.prepare(
+            "SELECT i.id FROM interchanges i WHERE i.state = 'acking'
+             AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.interchange_id = i.id AND a.written = 0)",
+        )?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for id in done {
+        tx.execute(
+            "UPDATE queue SET state = 'ready', visible_at = ?2, updated_at = ?2
+             WHERE interchange_id = ?1 AND state = 'held'",
+            params![id, now],
+        )?;
+        tx.execute(
+            "UPDATE interchanges SET state = 'done' WHERE id = ?1",
+            params![id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Queue depth per vendor: items ready or leased (not acked, not dead).
+pub fn queue_depths(conn: &Connection) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let mut st = conn.prepare(
+        "SELECT vendor, state, COUNT(*) FROM queue WHERE state IN ('ready', 'leased', 'dead')
+         GROUP BY vendor, state ORDER BY vendor, state",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let dir = std::env::temp_dir().join(format!("gatewayd-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let c = open(&path).unwrap();
+        assert_eq!(migrate(&c).unwrap(), MIGRATIONS.len() as u32);
+        let mode: String = c
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = c
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "FULL");
+        assert_eq!(next_ack_control(&c).unwrap(), 1);
+        assert_eq!(next_ack_control(&c).unwrap(), 2);
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        assert!(matches!(
+            open(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

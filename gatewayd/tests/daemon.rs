@@ -1,0 +1,452 @@
+//! The real `gatewayd` binary, end to end: files into an inbox, TA1/999 in the outbox,
+//! items in the vendor queues over HTTP, duplicates, bad input, leases, SIGTERM, and
+//! no PHI in the logs.
+
+mod daemon_support;
+
+use daemon_support::*;
+use serde_json::json;
+use std::collections::BTreeMap;
+use x12_core::{Item, Reader};
+
+/// Every fixture of the brief's list, renumbered so none is a duplicate of another.
+fn numbered_fixtures(first: u32) -> Vec<(String, Vec<u8>)> {
+    let mut n = first;
+    fixture_files()
+        .into_iter()
+        .map(|p| {
+            let data = renumber(&std::fs::read(&p).unwrap(), n);
+            n += 10;
+            let name = format!(
+                "{}-{}",
+                p.parent().unwrap().file_name().unwrap().to_string_lossy(),
+                p.file_name().unwrap().to_string_lossy()
+            );
+            (name, data)
+        })
+        .collect()
+}
+
+fn segments_of(bytes: &[u8]) -> Vec<String> {
+    x12_core::Segments::new(bytes)
+        .map(|s| String::from_utf8_lossy(s.segment.as_bytes()).into_owned())
+        .collect()
+}
+
+#[test]
+fn fixtures_flow_to_outbox_and_vendor_queues() {
+    let dir = temp_dir("flow");
+    let d = Daemon::start(&dir, "");
+    let files = numbered_fixtures(100_000);
+    let mut expected_items = Vec::new();
+    let (mut ta1, mut n999, mut interchanges) = (0, 0, 0);
+    for (name, data) in &files {
+        let e = expect(data);
+        ta1 += e.ta1;
+        n999 += e.acks999;
+        interchanges += e.interchanges;
+        expected_items.extend(e.items);
+        drop_file(&d.inbox("demo"), name, data);
+    }
+    expected_items.sort();
+    assert!(expected_items.len() >= 40, "{expected_items:?}");
+    d.wait_files(files.len() as i64);
+
+    // the outbox: exactly the TA1s due and one 999 per group, none partial
+    let out = outbox_files(&d.outbox("demo"));
+    assert!(
+        out.keys().all(|k| !k.ends_with(".part")),
+        "{:?}",
+        out.keys()
+    );
+    let ta1s: Vec<_> = out.keys().filter(|k| k.starts_with("TA1-")).collect();
+    let acks: Vec<_> = out.iter().filter(|(k, _)| k.starts_with("999-")).collect();
+    assert_eq!(ta1s.len(), ta1, "{:?}", out.keys());
+    assert_eq!(acks.len(), n999, "{:?}", out.keys());
+    assert!(
+        out.keys()
+            .all(|k| k.starts_with("TA1-") || k.starts_with("999-")),
+        "{:?}",
+        out.keys()
+    );
+    for (name, body) in &acks {
+        // each 999 is a whole interchange that reads back without envelope errors
+        let mut ended = 0;
+        for item in Reader::new(&body[..]) {
+            if let Item::InterchangeEnd(r) = item.unwrap() {
+                assert!(!r.has_errors(), "{name}: {:?}", r.issues);
+                ended += 1;
+            }
+        }
+        assert_eq!(ended, 1, "{name}");
+        let segs = segments_of(body);
+        assert!(
+            segs.iter().any(|s| s.starts_with("AK9*A")),
+            "{name}: {segs:?}"
+        );
+        // the file name carries the acknowledged interchange's control number
+        let icn: u32 = name.split('-').nth(1).unwrap().parse().unwrap();
+        assert!(icn >= 100_000, "{name}");
+    }
+
+    // every vendor's queue holds exactly what the routing oracle says, over HTTP
+    let mut got = Vec::new();
+    for v in vendors() {
+        for item in d.lease_all(&v) {
+            assert_eq!(item["vendor"], v.as_str());
+            let x12 = item["x12"].as_str().unwrap();
+            // a leased item is an interchange of its own that reads back cleanly
+            let mut sets = 0;
+            for it in Reader::new(x12.as_bytes()) {
+                match it.unwrap() {
+                    Item::Transaction(s) => {
+                        assert!(s.is_valid(), "{:?}\n{x12}", s.issues());
+                        sets += 1;
+                    }
+                    Item::InterchangeEnd(r) => assert!(!r.has_errors(), "{:?}\n{x12}", r.issues),
+                    _ => {}
+                }
+            }
+            assert_eq!(sets, 1, "{x12}");
+            assert!(item["trace"].is_object(), "{item}");
+            assert_eq!(item["item"]["envelope"]["partner"], "demo");
+            got.push((
+                v.clone(),
+                item["transaction"].as_str().unwrap().to_string(),
+                item["request_id"].as_str().unwrap().to_string(),
+            ));
+            let (status, r) = d.post(
+                &format!("/v1/queues/{v}/ack"),
+                Some(&token(&v)),
+                json!({"receipts": [item["receipt"]]}),
+            );
+            assert_eq!((status, r["done"].as_u64()), (200, Some(1)), "{r}");
+        }
+    }
+    got.sort();
+    assert_eq!(got, expected_items);
+
+    // metrics
+    assert_eq!(
+        d.metric("gatewayd_files_received_total"),
+        files.len() as f64
+    );
+    assert_eq!(
+        d.metric("gatewayd_interchanges_total{outcome=\"accepted\"}")
+            + d.metric("gatewayd_interchanges_total{outcome=\"partial\"}"),
+        interchanges as f64
+    );
+    let mut per_vendor: BTreeMap<&str, f64> = BTreeMap::new();
+    for (v, _, _) in &expected_items {
+        *per_vendor.entry(v).or_default() += 1.0;
+    }
+    for (v, n) in per_vendor {
+        assert_eq!(
+            d.metric(&format!(
+                "gatewayd_transactions_routed_total{{vendor=\"{v}\"}}"
+            )),
+            n,
+            "{v}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn duplicates_get_ta1_025_and_are_never_routed() {
+    let dir = temp_dir("dup");
+    let d = Daemon::start(&dir, "");
+    let data = std::fs::read(repo().join("fixtures/routing/ex02-split-dme-therapies.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "first.x12", &data);
+    d.wait_files(1);
+    drop_file(&d.inbox("demo"), "again.x12", &data);
+    d.wait_files(2);
+    // the same interchange under another name and with other bytes around it
+    let mut padded = data.clone();
+    padded.extend_from_slice(b"\r\n");
+    drop_file(&d.inbox("demo"), "third.x12", &padded);
+    d.wait_files(3);
+    let out = outbox_files(&d.outbox("demo"));
+    let dups: Vec<_> = out
+        .iter()
+        .filter(|(k, v)| {
+            k.starts_with("TA1-000006002-") && String::from_utf8_lossy(v).contains("*R*025")
+        })
+        .collect();
+    assert_eq!(dups.len(), 2, "{:?}", out.keys());
+    assert_eq!(
+        out.keys().filter(|k| k.starts_with("999-")).count(),
+        1,
+        "{:?}",
+        out.keys()
+    );
+    assert_eq!(
+        d.metric("gatewayd_interchanges_total{outcome=\"duplicate\"}"),
+        2.0
+    );
+    // split into two work items once: csra/dme and ccme/therapies, never again
+    let csra = d.lease_all("csra");
+    let ccme = d.lease_all("ccme");
+    assert_eq!((csra.len(), ccme.len()), (1, 1), "{csra:?} {ccme:?}");
+    assert_eq!(csra[0]["pa_type"], "dme");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_files_get_their_outcome_and_the_daemon_keeps_serving() {
+    let dir = temp_dir("bad");
+    let extra = "[limits]\nsettle_ms = 0\nrescan_ms = 100\nmax_file_bytes = 8000\n\
+                 [[partner]]\nid = \"demo\"\nsender_ids = [\"CLEARINGHOUSE\"]\ntransactions = [\"278\", \"837P\"]\n";
+    let d = Daemon::start(&dir, extra);
+    let inbox = d.inbox("demo");
+    let valid = std::fs::read(repo().join("fixtures/valid/837p-minimal.x12")).unwrap();
+    let mut rng = Rng(0x5eed);
+    let binary: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+    drop_file(
+        &inbox,
+        "garbage.x12",
+        b"hello, this is not an interchange\n",
+    );
+    drop_file(&inbox, "empty.x12", b"");
+    drop_file(&inbox, "binary.bin", &binary);
+    drop_file(&inbox, "big.x12", &vec![b'A'; 9000]);
+    drop_file(
+        &inbox,
+        "truncated.x12",
+        &renumber(&valid[..valid.len() / 2], 7001),
+    );
+    let wrong_sender = String::from_utf8(renumber(&valid, 7002)).unwrap().replacen(
+        "*CLEARINGHOUSE  *",
+        "*SOMEONEELSE    *",
+        1,
+    );
+    drop_file(&inbox, "wrong-sender.x12", wrong_sender.as_bytes());
+    let i837 = std::fs::read(repo().join("fixtures/valid/837i-minimal.x12")).unwrap();
+    drop_file(&inbox, "not-allowed-837i.x12", &renumber(&i837, 7003));
+    drop_file(&inbox, "ok.x12", &renumber(&valid, 7004));
+    drop_file(&inbox, "a;rm -rf $HOME & ..\\name.x12", b"not X12 either");
+    // never taken: hidden, still uploading, a folder, a link out of the inbox
+    std::fs::write(inbox.join(".hidden.x12"), &valid).unwrap();
+    std::fs::write(inbox.join("uploading.x12.part"), &valid).unwrap();
+    std::fs::create_dir(inbox.join("sub.x12")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", inbox.join("link.x12")).unwrap();
+    d.wait_files(9);
+
+    let out = outbox_files(&d.outbox("demo"));
+    let text = |prefix: &str| -> String {
+        out.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let rejected: Vec<_> = out.keys().filter(|k| k.starts_with("REJECTED-")).collect();
+    assert_eq!(rejected.len(), 5, "{:?}", out.keys());
+    assert!(text("REJECTED-").contains("the file is empty"));
+    assert!(text("REJECTED-").contains("not an X12 interchange"));
+    assert!(text("REJECTED-").contains("larger than the limit of 8000 bytes"));
+    assert!(out
+        .keys()
+        .all(|k| !k.contains('/') && !k.contains(' ') && !k.contains('$')));
+    // truncated: TA1 premature end of file (023), rejected
+    assert!(
+        text("TA1-000007001-").contains("*R*023"),
+        "{}",
+        text("TA1-")
+    );
+    // wrong sender: TA1 006
+    assert!(
+        text("TA1-000007002-").contains("*R*006"),
+        "{}",
+        text("TA1-")
+    );
+    // an 837I from a partner that may send only 278 and 837P: IK502 1, rejected
+    assert!(
+        text("999-000007003-").contains("IK5*R*1"),
+        "{}",
+        text("999-000007003-")
+    );
+    // an odd name is echoed only in a safe form
+    assert!(
+        out.keys()
+            .any(|k| k.starts_with("REJECTED-") && k.ends_with("a_rm_-rf__HOME___.._name.x12.txt")),
+        "{:?}",
+        out.keys()
+    );
+    // the valid file was taken like any other, its 837P routed
+    assert!(text("999-000007004-").contains("AK9*A"));
+    assert_eq!(d.lease_all("csra").len(), 1);
+    // untouched
+    for n in [".hidden.x12", "uploading.x12.part", "sub.x12", "link.x12"] {
+        assert!(
+            std::fs::symlink_metadata(inbox.join(n)).is_ok(),
+            "{n} was taken"
+        );
+    }
+    assert_eq!(d.get_text("/healthz").0, 200);
+    assert_eq!(d.get_text("/readyz").0, 200);
+    assert_eq!(d.metric("gatewayd_files_rejected_total"), 5.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn leases_tokens_nack_and_dead_letters() {
+    let dir = temp_dir("lease");
+    let extra = "[limits]\nsettle_ms = 0\nrescan_ms = 100\nmax_attempts = 2\n";
+    let d = Daemon::start(&dir, extra);
+    let data = std::fs::read(repo().join("fixtures/routing/ex01-dme.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "dme.x12", &data);
+    d.wait_files(1);
+    let lease = "/v1/queues/csra/lease";
+    assert_eq!(d.post(lease, None, json!({})).0, 401);
+    assert_eq!(d.post(lease, Some("nope"), json!({})).0, 401);
+    assert_eq!(d.post(lease, Some(&token("ccme")), json!({})).0, 403);
+    assert_eq!(
+        d.post(lease, Some(&token("csra")), json!({"colour": 1})).0,
+        400
+    );
+    // first lease runs out
+    let (s, v) = d.post(
+        lease,
+        Some(&token("csra")),
+        json!({"max_items": 5, "lease_seconds": 1}),
+    );
+    assert_eq!(s, 200);
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let first = items[0]["receipt"].as_str().unwrap().to_string();
+    assert_eq!(
+        d.post(lease, Some(&token("csra")), json!({})).1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "a leased item is invisible"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (_, v) = d.post(lease, Some(&token("csra")), json!({"lease_seconds": 60}));
+    let second = v["items"][0]["receipt"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(v["items"][0]["attempts"], 2);
+    // the expired lease's receipt is stale
+    let (_, r) = d.post(
+        "/v1/queues/csra/ack",
+        Some(&token("csra")),
+        json!({"receipts": [first]}),
+    );
+    assert_eq!(r["stale"].as_array().unwrap().len(), 1, "{r}");
+    // another vendor cannot settle it
+    assert_eq!(
+        d.post(
+            "/v1/queues/ccme/ack",
+            Some(&token("csra")),
+            json!({"receipts": [second]})
+        )
+        .0,
+        403
+    );
+    // nack on the last attempt: dead letter
+    let (s, r) = d.post(
+        "/v1/queues/csra/nack",
+        Some(&token("csra")),
+        json!({"receipts": [second]}),
+    );
+    assert_eq!((s, r["dead"].as_u64()), (200, Some(1)), "{r}");
+    assert_eq!(d.lease_all("csra").len(), 0);
+    assert_eq!(
+        d.metric("gatewayd_queue_depth{vendor=\"csra\",state=\"dead\"}"),
+        1.0
+    );
+    assert_eq!(d.metric("gatewayd_lease_expiries_total"), 1.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn nack_requeues_and_ack_settles() {
+    let dir = temp_dir("nack");
+    let d = Daemon::start(&dir, "");
+    let data = std::fs::read(repo().join("fixtures/routing/ex03-pcs.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "pcs.x12", &data);
+    d.wait_files(1);
+    let items = d.lease_all("liberty");
+    assert_eq!(items.len(), 1);
+    let (_, r) = d.post(
+        "/v1/queues/liberty/nack",
+        Some(&token("liberty")),
+        json!({"receipts": [items[0]["receipt"]], "retry_after_seconds": 0}),
+    );
+    assert_eq!(r["done"], 1, "{r}");
+    let again = d.lease_all("liberty");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["attempts"], 2);
+    let (_, r) = d.post(
+        "/v1/queues/liberty/ack",
+        Some(&token("liberty")),
+        json!({"receipts": [again[0]["receipt"]]}),
+    );
+    assert_eq!(r["done"], 1, "{r}");
+    assert_eq!(d.lease_all("liberty").len(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_finishes_and_exits_zero() {
+    let dir = temp_dir("term");
+    let mut d = Daemon::start(&dir, "");
+    let data = std::fs::read(repo().join("fixtures/valid/837p-minimal.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "a.x12", &data);
+    d.wait_files(1);
+    assert_eq!(d.get_text("/readyz").0, 200);
+    let status = d.sigterm();
+    assert_eq!(status.code(), Some(0), "{}", d.log_text());
+    assert!(d.log_text().contains("gatewayd stopped"));
+    // a restart on the same data dir resumes cleanly and keeps the item
+    let d2 = Daemon::start(&dir, "");
+    assert_eq!(d2.lease_all("csra").len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Member names, ids and birth dates of the fixtures: NM1*IL / NM1*QC (last name,
+/// first name, id) and DMG02.
+fn phi_of(data: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in x12_core::Segments::new(data) {
+        let seg = s.segment;
+        let txt = |n| String::from_utf8_lossy(seg.get(n)).trim().to_string();
+        match seg.id() {
+            b"NM1" if matches!(seg.get(1), b"IL" | b"QC") => {
+                out.extend([txt(3), txt(4), txt(9)]);
+            }
+            b"DMG" => out.push(txt(2)),
+            _ => {}
+        }
+    }
+    out.retain(|v| v.len() >= 4);
+    out
+}
+
+#[test]
+fn no_phi_in_logs() {
+    let dir = temp_dir("phi");
+    let mut d = Daemon::start(&dir, "");
+    let files = numbered_fixtures(200_000);
+    let mut phi = Vec::new();
+    for (name, data) in &files {
+        phi.extend(phi_of(data));
+        drop_file(&d.inbox("demo"), name, data);
+    }
+    phi.sort();
+    phi.dedup();
+    assert!(phi.len() >= 10, "{phi:?}");
+    d.wait_files(files.len() as i64);
+    for v in vendors() {
+        let _ = d.lease_all(&v);
+    }
+    assert_eq!(d.sigterm().code(), Some(0));
+    let log = d.log_text();
+    assert!(log.contains("interchange acknowledged"), "{log}");
+    for p in &phi {
+        assert!(!log.contains(p.as_str()), "the log shows `{p}`:\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

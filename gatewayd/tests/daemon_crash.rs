@@ -1,0 +1,153 @@
+//! Crash test: the real `gatewayd` binary is fed a stream of files and killed with
+//! SIGKILL at random moments, then restarted, round after round. At the end every
+//! interchange has exactly one acknowledgment set, every transaction sits in exactly one
+//! queue exactly once, no outbox file is partial and nothing is missing.
+
+mod daemon_support;
+
+use daemon_support::*;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[test]
+fn kill_9_at_random_moments_loses_and_repeats_nothing() {
+    let started = Instant::now();
+    let dir = temp_dir("crash");
+    let extra = "[limits]\nsettle_ms = 0\nrescan_ms = 50\n";
+    let pool: Vec<Vec<u8>> = fixture_files()
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let seed = Rng::seeded().0;
+    let mut rng = Rng(seed);
+    let port = free_port();
+    let mut expected = Expected::default();
+    let mut dropped = 0u32;
+    let mut control = 500_000u32;
+    let rounds = 24;
+    for round in 0..rounds {
+        let mut d = Daemon::start_on(&dir, extra, port);
+        let inbox = d.inbox("demo");
+        for _ in 0..(1 + rng.below(4)) {
+            let data = renumber(&pool[rng.below(pool.len() as u64) as usize], control);
+            control += 10;
+            let e = expect(&data);
+            expected.interchanges += e.interchanges;
+            expected.ta1 += e.ta1;
+            expected.acks999 += e.acks999;
+            expected.items.extend(e.items);
+            drop_file(&inbox, &format!("r{round:02}-{dropped:04}.x12"), &data);
+            dropped += 1;
+            std::thread::sleep(Duration::from_millis(rng.below(15)));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(60)));
+        d.child.kill().unwrap();
+        d.child.wait().unwrap();
+    }
+    expected.items.sort();
+
+    // the last run finishes everything
+    let d = Daemon::start_on(&dir, extra, port);
+    d.wait_files(i64::from(dropped));
+    let db = d.db();
+    let files: i64 = db
+        .query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        files,
+        i64::from(dropped),
+        "each file taken exactly once (seed {seed})"
+    );
+    // exactly one interchange per ISA13, none a duplicate of itself
+    let (interchanges, keys, dups): (i64, i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT isa13), COALESCE(SUM(outcome = 'duplicate'), 0) FROM interchanges",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (interchanges, keys, dups),
+        (
+            expected.interchanges as i64,
+            expected.interchanges as i64,
+            0
+        ),
+        "seed {seed}"
+    );
+    // the outbox holds exactly the recorded acknowledgments, whole
+    let acks: BTreeMap<String, Vec<u8>> = {
+        let mut st = db
+            .prepare("SELECT name, body FROM acks WHERE written = 1")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let unwritten: i64 = db
+        .query_row("SELECT COUNT(*) FROM acks WHERE written = 0", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(unwritten, 0);
+    let out = outbox_files(&d.outbox("demo"));
+    assert!(
+        out.keys().all(|k| !k.ends_with(".part")),
+        "{:?}",
+        out.keys()
+    );
+    assert_eq!(
+        out, acks,
+        "outbox files are exactly the acknowledgments (seed {seed})"
+    );
+    assert_eq!(
+        out.keys().filter(|k| k.starts_with("TA1-")).count(),
+        expected.ta1,
+        "seed {seed}"
+    );
+    assert_eq!(
+        out.keys().filter(|k| k.starts_with("999-")).count(),
+        expected.acks999,
+        "seed {seed}"
+    );
+    // one acknowledgment set per interchange: no ISA13 acknowledged twice
+    let mut per_icn: BTreeMap<String, usize> = BTreeMap::new();
+    for k in out.keys().filter(|k| k.starts_with("TA1-")) {
+        *per_icn
+            .entry(k.split('-').nth(1).unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert!(per_icn.values().all(|n| *n == 1), "{per_icn:?}");
+    // every transaction in exactly one queue exactly once, over HTTP
+    let mut got = Vec::new();
+    for v in vendors() {
+        for item in d.lease_all(&v) {
+            got.push((
+                v.clone(),
+                item["transaction"].as_str().unwrap().to_string(),
+                item["request_id"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    got.sort();
+    assert_eq!(got, expected.items, "seed {seed}");
+    let queued: i64 = db
+        .query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(queued as usize, expected.items.len(), "seed {seed}");
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "took {:?}",
+        started.elapsed()
+    );
+    let resumed = d.log_text().matches("resumed unfinished files").count();
+    eprintln!(
+        "crash test: {rounds} kills, {dropped} files, {} interchanges, {} items, {resumed} restarts resumed a file, in {:?} (seed {seed})",
+        expected.interchanges,
+        expected.items.len(),
+        started.elapsed()
+    );
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}

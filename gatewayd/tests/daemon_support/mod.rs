@@ -1,0 +1,425 @@
+//! Shared by the daemon tests: start the real `gatewayd` binary on a temporary data dir
+//! and a free loopback port, drop files into inboxes the way an SFTP client does
+//! (`*.part`, then rename), talk to it over HTTP with a real client, and compute what
+//! it should have produced with the library (the oracle).
+
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fresh temporary folder for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "gatewayd-test-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Every vendor of the bundled table, with the test token `tok-<vendor>`.
+pub fn vendors() -> Vec<String> {
+    gatewayd::route::Table::bundled()
+        .unwrap()
+        .vendors
+        .iter()
+        .map(|v| v.id.clone())
+        .collect()
+}
+
+pub fn token(vendor: &str) -> String {
+    format!("tok-{vendor}")
+}
+
+/// The config text for a test daemon: `extra` is appended (partners, limits).
+pub fn config_text(dir: &Path, port: u16, extra: &str) -> String {
+    let mut s = format!(
+        "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        dir.join("var").display().to_string()
+    );
+    if !extra.contains("[limits]") {
+        s.push_str("[limits]\nsettle_ms = 0\nrescan_ms = 100\n");
+    }
+    s.push_str(extra);
+    s.push('\n');
+    if !extra.contains("[[partner]]") {
+        s.push_str("[[partner]]\nid = \"demo\"\n");
+    }
+    for v in vendors() {
+        s.push_str(&format!(
+            "[[vendor]]\nid = \"{v}\"\ntoken_sha256 = \"{}\"\n",
+            gatewayd::daemon::config::token_hash(&token(&v))
+        ));
+    }
+    s
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+    pub agent: ureq::Agent,
+}
+
+impl Daemon {
+    /// Starts the binary with a config made of `extra` and waits until /readyz answers.
+    pub fn start(dir: &Path, extra: &str) -> Daemon {
+        let port = free_port();
+        Daemon::start_on(dir, extra, port)
+    }
+
+    pub fn start_on(dir: &Path, extra: &str, port: u16) -> Daemon {
+        let cfg = dir.join("gatewayd.toml");
+        std::fs::write(&cfg, config_text(dir, port, extra)).unwrap();
+        let log = dir.join("gatewayd.log");
+        let logfile = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gatewayd"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg)
+            .env("GATEWAYD_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logfile)
+            .spawn()
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut d = Daemon {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            log,
+            agent,
+        };
+        d.wait_ready();
+        d
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "gatewayd exited with {status} before it was ready:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            if let Ok(r) = self.agent.get(&self.url("/readyz")).call() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "gatewayd not ready in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn inbox(&self, partner: &str) -> PathBuf {
+        self.dir.join("var/partners").join(partner).join("inbox")
+    }
+
+    pub fn outbox(&self, partner: &str) -> PathBuf {
+        self.dir.join("var/partners").join(partner).join("outbox")
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.dir.join("var/gatewayd.sqlite")).unwrap();
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        c
+    }
+
+    /// POSTs JSON with a bearer token; returns status and JSON body.
+    pub fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.agent.post(&self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut r = req.send_json(body).unwrap();
+        let status = r.status().as_u16();
+        let v = r.body_mut().read_json::<Value>().unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let mut r = self.agent.get(&self.url(path)).call().unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_to_string().unwrap_or_default())
+    }
+
+    /// Leases everything visible in a vendor's queue.
+    pub fn lease_all(&self, vendor: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let (status, v) = self.post(
+                &format!("/v1/queues/{vendor}/lease"),
+                Some(&token(vendor)),
+                json!({"max_items": 100, "lease_seconds": 600}),
+            );
+            assert_eq!(status, 200, "{v}");
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                return out;
+            }
+            out.extend(items);
+        }
+    }
+
+    /// A metric's value from /metrics (0 when absent).
+    pub fn metric(&self, series: &str) -> f64 {
+        let (_, text) = self.get_text("/metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until `n` files are recorded and none is left unfinished.
+    pub fn wait_files(&self, n: i64) {
+        let db = self.db();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (all, open): (i64, i64) = db
+                .query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(state = 'received'), 0) FROM files",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap_or((0, 0));
+            let acking: i64 = db
+                .query_row(
+                    "SELECT COUNT(*) FROM interchanges WHERE state = 'acking'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or(0);
+            if all >= n && open == 0 && acking == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {all} of {n} files recorded ({open} unfinished):\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn sigterm(&mut self) -> std::process::ExitStatus {
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gatewayd did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Drops a file the way an SFTP client does: write `NAME.part`, then rename.
+pub fn drop_file(inbox: &Path, name: &str, bytes: &[u8]) {
+    let part = inbox.join(format!("{name}.part"));
+    std::fs::write(&part, bytes).unwrap();
+    std::fs::rename(&part, inbox.join(name)).unwrap();
+}
+
+/// The fixtures the brief names: fixtures/valid/*.x12, fixtures/valid/278/*.x12,
+/// fixtures/routing/*.x12.
+pub fn fixture_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in ["fixtures/valid", "fixtures/valid/278", "fixtures/routing"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join(d))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "x12"))
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    out
+}
+
+/// Gives every interchange of `data` a new ISA13 (and IEA02), `first`, `first + 1`...
+/// so fixtures that share control numbers are not duplicates of each other.
+pub fn renumber(data: &[u8], first: u32) -> Vec<u8> {
+    let mut d = data.to_vec();
+    let mut n = first;
+    let mut at = 0;
+    while let Some(i) = find(&d, b"ISA", at) {
+        let Some(&sep) = d.get(i + 3) else { break };
+        if d.len() < i + 106 || d[i + 89] != sep || d[i + 99] != sep {
+            at = i + 3;
+            continue;
+        }
+        let old = d[i + 90..i + 99].to_vec();
+        let new = format!("{n:09}").into_bytes();
+        d[i + 90..i + 99].copy_from_slice(&new);
+        // IEA<sep>count<sep>old
+        let mut j = i + 106;
+        while let Some(k) = find(&d, b"IEA", j) {
+            if d.get(k + 3) == Some(&sep) {
+                if let Some(p) = d[k + 4..].iter().position(|b| *b == sep) {
+                    let s = k + 4 + p + 1;
+                    if d.get(s..s + 9) == Some(&old[..]) {
+                        d[s..s + 9].copy_from_slice(&new);
+                        break;
+                    }
+                }
+            }
+            j = k + 3;
+        }
+        n += 1;
+        at = i + 106;
+    }
+    d
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// What the daemon should produce for one file, computed with the library.
+#[derive(Debug, Default, Clone)]
+pub struct Expected {
+    /// Interchanges with an ISA.
+    pub interchanges: usize,
+    /// TA1 files due.
+    pub ta1: usize,
+    /// 999 files (one per group of interchanges the TA1 did not reject).
+    pub acks999: usize,
+    /// Queue items: (vendor, transaction, request id), sorted.
+    pub items: Vec<(String, String, String)>,
+}
+
+pub fn expect(data: &[u8]) -> Expected {
+    let validator = gatewayd::guides::validator();
+    let acks = x12_core::acknowledge(data, &validator, false).unwrap();
+    let mut e = Expected::default();
+    let mut accepted = true;
+    for a in &acks {
+        let Some(t) = &a.ta1 else { continue };
+        e.interchanges += 1;
+        if a.ta1_due {
+            e.ta1 += 1;
+        }
+        if t.ack == x12_core::Ta1Ack::Rejected {
+            accepted = false;
+        } else {
+            e.acks999 += a.groups.len();
+        }
+    }
+    if accepted {
+        let router = gatewayd::route::Router::bundled().unwrap();
+        let sets = gatewayd::route::route_file(&router, data, &gatewayd::route::Lookups::default())
+            .unwrap();
+        for s in sets.iter().filter(|s| s.errors == 0) {
+            for r in &s.requests {
+                for w in &r.work_items {
+                    e.items
+                        .push((w.vendor.clone(), r.transaction.name().into(), r.id.clone()));
+                }
+                if let Some(c) = &r.claim_route {
+                    e.items
+                        .push((c.vendor.clone(), r.transaction.name().into(), r.id.clone()));
+                }
+            }
+        }
+    }
+    e.items.sort();
+    e
+}
+
+/// Outbox files by kind prefix (`TA1`, `999`, `REJECTED`...).
+pub fn outbox_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A small deterministic random source (xorshift).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn seeded() -> Rng {
+        let s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Rng(s | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
