@@ -236,3 +236,39 @@ fn json_prints_claims_and_events() {
     assert_eq!(v["events"][0]["category"], "AR");
     assert_eq!(v["events"][0]["services"][0]["procedure"]["code"], "33510");
 }
+
+#[test]
+fn provider_checks_run_with_a_provider_file_and_reach_the_999() {
+    let file = fixture("routing/ex08-hospice.x12");
+    let providers = fixture("routing/providers.csv");
+    let (f, p) = (file.to_str().unwrap(), providers.to_str().unwrap());
+    // without the provider file the claim is valid
+    assert_eq!(run(&["validate", f]).0, 0);
+    let (code, out, _) = run(&["validate", "--format", "json", "--providers", p, f]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let issues = v["issues"].as_array().unwrap();
+    assert_eq!(issues.len(), 1, "{out}");
+    let i = &issues[0];
+    assert_eq!(i["snip"], 7);
+    assert_eq!(i["segment_id"], "PRV");
+    assert_eq!(i["element"], 3);
+    assert_eq!(i["loop"], "2000A");
+    assert!(
+        i["message"]
+            .as_str()
+            .unwrap()
+            .contains("not active with this taxonomy"),
+        "{i}"
+    );
+    let (code, out, _) = run(&["ack", "--providers", p, f]);
+    assert_eq!(code, 1);
+    let segs: Vec<&str> = out.split('~').map(str::trim).collect();
+    assert!(segs.contains(&"IK3*PRV*7*2000A*8"), "{out}");
+    assert!(segs.contains(&"IK4*3*127*7*282N00000X"), "{out}");
+    assert!(segs.contains(&"IK5*R*5"), "{out}");
+    // a provider file that does not load is a usage error naming it
+    let (code, _, err) = run(&["validate", "--providers", "/nonexistent/providers.csv", f]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/providers.csv"), "{err}");
+}

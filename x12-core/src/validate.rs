@@ -68,6 +68,25 @@ impl Validator {
         self
     }
 
+    /// Replaces each guide's rules with what `f` makes of them: the way to add checks
+    /// of one deployment (a provider file, say) on top of a guide's own rules.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use x12_core::{GuideRules, Validator};
+    /// let v = Validator::with_core_guides().map_rules(|_guide, rules| rules);
+    /// assert!(v.guides().count() > 0);
+    /// ```
+    pub fn map_rules(
+        mut self,
+        mut f: impl FnMut(&Arc<Guide>, Option<Arc<dyn GuideRules>>) -> Option<Arc<dyn GuideRules>>,
+    ) -> Self {
+        for e in &mut self.entries {
+            e.rules = f(&e.guide, e.rules.take());
+        }
+        self
+    }
+
     /// The registered guides.
     pub fn guides(&self) -> impl Iterator<Item = &Arc<Guide>> {
         self.entries.iter().map(|e| &e.guide)

@@ -8,12 +8,23 @@ use std::path::Path;
 use x12_core::{acknowledge, render_999_interchange, AckEnvelope};
 
 /// Runs the command; returns the exit code (1 when anything was rejected).
-pub fn run(path: &Path, first_control: u32, out: &mut dyn Write) -> i32 {
+pub fn run(
+    path: &Path,
+    first_control: u32,
+    reference: &super::route::Options,
+    out: &mut dyn Write,
+) -> i32 {
+    let validator = match super::route::validator_for(reference) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("x12 ack: {e}");
+            return 2;
+        }
+    };
     let (source, _progress) = match Input::for_command(path) {
         Ok(opened) => opened,
         Err(code) => return code,
     };
-    let validator = crate::guides::validator();
     let acks = match acknowledge(source, &validator, false) {
         Ok(a) => a,
         Err(e) => {

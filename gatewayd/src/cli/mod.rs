@@ -53,6 +53,9 @@ pub enum Command {
         /// Report only findings of WEDI SNIP levels up to this one (1-7).
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(1..=7))]
         max_snip: u8,
+        /// Reference data for the provider checks (SNIP 7).
+        #[command(flatten)]
+        reference: route::Options,
     },
     /// Print one segment per line, indented by envelope level, with its position.
     View {
@@ -67,6 +70,9 @@ pub enum Command {
         /// Interchange control number of the first acknowledgment (ISA13).
         #[arg(long, default_value_t = 1)]
         control_number: u32,
+        /// Reference data for the provider checks (SNIP 7), reported in the 999.
+        #[command(flatten)]
+        reference: route::Options,
     },
     /// Print each transaction set as JSON (JSON Lines): envelope, guide, for 837s every
     /// claim with its providers, subscriber, patient, diagnoses and lines, for 278
@@ -84,15 +90,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// A contractor table (TOML) replacing the bundled one.
-        #[arg(long)]
-        contractors: Option<PathBuf>,
-        /// A member eligibility file (CSV: member_id,benefit_plan,from,to,dob).
-        #[arg(long)]
-        eligibility: Option<PathBuf>,
-        /// A provider file (CSV: npi,taxonomy,location,state,border,from,to).
-        #[arg(long)]
-        providers: Option<PathBuf>,
+        /// The contractor table, eligibility and provider files.
+        #[command(flatten)]
+        reference: route::Options,
     },
     /// Decide 278 pharmacy requests against the auto-approval criteria: per service
     /// certified (A1, with an authorization number) or pended for CSRA review (A4, with
@@ -122,11 +122,13 @@ pub fn run(cli: Cli) -> i32 {
             max_issues,
             envelope_only,
             max_snip,
+            reference,
         } => {
             let opts = validate::Options {
                 max_issues,
                 max_snip,
                 envelope_only,
+                reference,
             };
             validate::run(&files, format, &opts, &mut out)
         }
@@ -135,24 +137,14 @@ pub fn run(cli: Cli) -> i32 {
         Command::Route {
             files,
             format,
-            contractors,
-            eligibility,
-            providers,
-        } => route::run(
-            &files,
-            format,
-            &route::Options {
-                contractors,
-                eligibility,
-                providers,
-            },
-            &mut out,
-        ),
+            reference,
+        } => route::run(&files, format, &reference, &mut out),
         Command::Pharmacy(args) => pharmacy::run(&args, &mut out),
         Command::Ack {
             file,
             control_number,
-        } => ack::run(&file, control_number, &mut out),
+            reference,
+        } => ack::run(&file, control_number, &reference, &mut out),
         Command::Ta1 {
             file,
             control_number,

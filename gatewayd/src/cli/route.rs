@@ -21,14 +21,19 @@ use crate::route::{
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Options of `x12 route`.
-#[derive(Debug, Clone, Default)]
+/// The reference data routing (and provider validation) read: shared by `x12 route`,
+/// `x12 validate` and `x12 ack`.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// A contractor table replacing the bundled one.
+    /// A contractor table (TOML) replacing the bundled one.
+    #[arg(long)]
     pub contractors: Option<PathBuf>,
-    /// A member eligibility CSV.
+    /// A member eligibility file (CSV: member_id,benefit_plan,from,to,dob).
+    #[arg(long)]
     pub eligibility: Option<PathBuf>,
-    /// A provider file CSV (border flags, provider validation).
+    /// A provider file (CSV: npi,taxonomy,location,state,border,from,to); with it,
+    /// provider checks run (SNIP 7).
+    #[arg(long)]
     pub providers: Option<PathBuf>,
 }
 
@@ -42,7 +47,7 @@ struct JsonSet<'a> {
 
 type Loaded = (Router, Option<EligibilityFile>, Option<ProviderFile>);
 
-fn load(opts: &Options) -> Result<Loaded, String> {
+pub(crate) fn load(opts: &Options) -> Result<Loaded, String> {
     let table = match &opts.contractors {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -62,6 +67,24 @@ fn load(opts: &Options) -> Result<Loaded, String> {
         None => None,
     };
     Ok((Router::new(table), eligibility, providers))
+}
+
+/// The validator of every guide, with the provider checks (SNIP 7) when `opts` names a
+/// provider file.
+pub(crate) fn validator_for(opts: &Options) -> Result<x12_core::Validator, String> {
+    if opts.providers.is_none() {
+        return Ok(crate::guides::validator());
+    }
+    let (router, eligibility, providers) = load(opts)?;
+    let Some(providers) = providers else {
+        return Ok(crate::guides::validator());
+    };
+    Ok(crate::route::with_provider_checks(
+        crate::guides::validator(),
+        std::sync::Arc::new(router),
+        std::sync::Arc::new(providers),
+        eligibility.map(std::sync::Arc::new),
+    ))
 }
 
 fn trace_text(d: &Decision) -> String {

@@ -32,7 +32,7 @@ struct FileResult<'a> {
 }
 
 /// How `x12 validate` checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Keep at most this many issues per file.
     pub max_issues: usize,
@@ -40,14 +40,20 @@ pub struct Options {
     pub max_snip: u8,
     /// Check envelopes only, no guide tables.
     pub envelope_only: bool,
+    /// Reference data: with a provider file, the provider checks (SNIP 7) run too.
+    pub reference: super::route::Options,
 }
 
-/// Checks one input.
-pub fn check(path: &Path, opts: &Options) -> std::io::Result<Summary> {
+/// Checks one input with `validator` (none: envelopes only).
+pub fn check(
+    path: &Path,
+    opts: &Options,
+    validator: Option<&x12_core::Validator>,
+) -> std::io::Result<Summary> {
     let input = Input::open(path)?;
     let mut summary = Summary::new(opts.max_issues, Ta1Policy::default()).max_snip(opts.max_snip);
-    if !opts.envelope_only {
-        summary = summary.with_validator(crate::guides::validator());
+    if let Some(v) = validator {
+        summary = summary.with_validator(v.clone());
     }
     let (source, progress) = input.split();
     let mut reader = Reader::new(source);
@@ -64,9 +70,20 @@ pub fn check(path: &Path, opts: &Options) -> std::io::Result<Summary> {
 
 /// Runs the command; returns the exit code.
 pub fn run(files: &[PathBuf], format: Format, opts: &Options, out: &mut dyn Write) -> i32 {
+    let validator = if opts.envelope_only {
+        None
+    } else {
+        match super::route::validator_for(&opts.reference) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("x12 validate: {e}");
+                return 2;
+            }
+        }
+    };
     let mut code = 0;
     for path in files {
-        let summary = match check(path, opts) {
+        let summary = match check(path, opts, validator.as_ref()) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("x12: {}: {e}", path.display());

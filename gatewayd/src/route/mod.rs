@@ -35,6 +35,7 @@ pub mod features;
 pub mod lookup;
 pub mod provider;
 pub mod respond;
+pub mod snip7;
 pub mod split;
 pub mod table;
 mod value;
@@ -49,6 +50,7 @@ pub use lookup::{
 pub use provider::{
     ProviderError, ProviderFile, ProviderFinding, ProviderStatus, PROVIDER_VALIDATION_FAILED,
 };
+pub use snip7::{with_provider_checks, ProviderRules};
 pub use split::{ClaimRoute, Correlation, WorkItem};
 pub use table::{Action, Key, Table, TableError, BUNDLED_TABLE};
 pub use value::{Code, Date};
