@@ -14,10 +14,21 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
     let started = Instant::now();
     let dir = temp_dir("crash");
     let extra = "[limits]\nsettle_ms = 0\nrescan_ms = 50\n";
-    let pool: Vec<Vec<u8>> = fixture_files()
+    let mut pool: Vec<Vec<u8>> = fixture_files()
         .iter()
         .map(|p| std::fs::read(p).unwrap())
         .collect();
+    // a few larger batches, so that kills land inside the processing of a file too
+    for (kind, seed) in [
+        (fixtures::generate::Kind::Professional837, 1),
+        (fixtures::generate::Kind::Request278, 2),
+        (fixtures::generate::Kind::Institutional837, 3),
+    ] {
+        let mut o = fixtures::generate::Options::new(kind, 50_000).with_seed(seed);
+        o.claims_per_set = 20;
+        o.sets_per_group = 3;
+        pool.push(fixtures::generate::generate_to_vec(&o));
+    }
     let seed = Rng::seeded().0;
     let mut rng = Rng(seed);
     let port = free_port();
@@ -29,7 +40,12 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
         let mut d = Daemon::start_on(&dir, extra, port);
         let inbox = d.inbox("demo");
         for _ in 0..(1 + rng.below(4)) {
-            let data = renumber(&pool[rng.below(pool.len() as u64) as usize], control);
+            let pick = if rng.below(4) == 0 {
+                pool.len() - 1 - rng.below(3) as usize
+            } else {
+                rng.below(pool.len() as u64) as usize
+            };
+            let data = renumber(&pool[pick], control);
             control += 10;
             let e = expect(&data);
             expected.interchanges += e.interchanges;

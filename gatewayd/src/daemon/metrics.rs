@@ -39,10 +39,10 @@ impl Metrics {
         self.interchanges[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A queue item was routed to `vendor`.
-    pub fn routed(&self, vendor: &str) {
+    /// `n` queue items were routed to `vendor`.
+    pub fn routed(&self, vendor: &str, n: u64) {
         if let Ok(mut m) = self.routed.lock() {
-            *m.entry(vendor.to_string()).or_insert(0) += 1;
+            *m.entry(vendor.to_string()).or_insert(0) += n;
         }
     }
 

@@ -110,18 +110,25 @@ struct Tables {
     validator: Validator,
 }
 
-/// One interchange being read.
+/// One interchange being read. Unless it is skipped, a write transaction is open
+/// from its ISA to its IEA: its row, its queue items as they are routed, and at the
+/// end its outcome and acknowledgments, committed together.
 struct Open {
     seq: i64,
     skip: bool,
     refused: Option<Ta1Note>,
     isa06: String,
     isa13: String,
+    /// Its row (inside the open transaction).
+    id: i64,
     sets: u32,
     groups: Vec<Ack999>,
     current: Option<Ack999>,
-    group_items: Vec<NewItem>,
-    items: Vec<NewItem>,
+    /// Queue rows of the current group (deleted if the group is rejected).
+    group_rows: Vec<i64>,
+    /// Queue rows kept so far, by vendor.
+    routed: std::collections::BTreeMap<String, u64>,
+    group_routed: std::collections::BTreeMap<String, u64>,
 }
 
 impl Pipeline {
@@ -279,6 +286,57 @@ impl Pipeline {
         }
 
         let tables = self.tables.clone();
+        let mut stray: Vec<String> = Vec::new();
+        let mut seq = 0i64;
+        let result = self.read_interchanges(file, &partner, &tables, open()?, &mut stray, &mut seq);
+        if !self.conn.is_autocommit() {
+            // an error (or an ISA the reader gave up on) left a transaction open
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result?;
+        let tx = self.conn.transaction()?;
+        if !stray.is_empty() {
+            let mut body = format!(
+                "gatewayd found data outside any interchange in file {:?} (file {}):\n",
+                file.name, file.id
+            );
+            for s in stray.iter().take(100) {
+                body.push_str(s);
+                body.push('\n');
+            }
+            tx.execute(
+                "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
+                 VALUES (?1, NULL, 'note', ?2, ?3, ?4) ON CONFLICT(partner, name) DO NOTHING",
+                params![
+                    file.id,
+                    file.partner,
+                    format!("NOTE-{}-{}.txt", file.id, safe_name(&file.name)),
+                    body.as_bytes()
+                ],
+            )?;
+        }
+        store::set_file_state(&tx, file.id, "done", None)?;
+        tx.commit()?;
+        self.flush_acks()?;
+        tracing::info!(
+            file = file.id,
+            partner = %file.partner,
+            interchanges = seq,
+            "file processed"
+        );
+        Ok(())
+    }
+
+    /// The main pass over a stored file.
+    fn read_interchanges(
+        &mut self,
+        file: &FileRow,
+        partner: &Partner,
+        tables: &Tables,
+        input: BufReader<std::fs::File>,
+        stray: &mut Vec<String>,
+        seq: &mut i64,
+    ) -> Result<(), PipelineError> {
         let eligibility: &dyn crate::route::Eligibility = match &tables.eligibility {
             Some(e) => e,
             None => &crate::route::NoEligibility,
@@ -288,11 +346,9 @@ impl Pipeline {
             ..Lookups::default()
         };
         let mut tree = LoopTree::default();
-        let mut seq = 0i64;
         let mut cur: Option<Open> = None;
-        let mut stray: Vec<String> = Vec::new();
         let policy = AckPolicy::default();
-        for item in Reader::new(open()?) {
+        for item in Reader::new(input) {
             match item? {
                 Item::Segment(raw) => {
                     // an interchange opens at its ISA, so groups without sets are
@@ -303,8 +359,9 @@ impl Pipeline {
                     }
                     let at = r.lead.len().min(raw.as_bytes().len());
                     if let Ok((h, _)) = InterchangeHeader::parse(&raw.as_bytes()[at..]) {
-                        seq += 1;
-                        cur = Some(self.open_interchange(file, &partner, &h, seq)?);
+                        self.abandon(cur.take())?;
+                        *seq += 1;
+                        cur = Some(self.open_interchange(file, partner, &h, *seq)?);
                     }
                 }
                 Item::Transaction(set) => {
@@ -312,8 +369,8 @@ impl Pipeline {
                         continue;
                     };
                     if cur.is_none() {
-                        seq += 1;
-                        cur = Some(self.open_interchange(file, &partner, &h, seq)?);
+                        *seq += 1;
+                        cur = Some(self.open_interchange(file, partner, &h, *seq)?);
                     }
                     let Some(ic) = cur.as_mut() else { continue };
                     ic.sets += 1;
@@ -357,8 +414,11 @@ impl Pipeline {
                         } else {
                             claims.next().map(|c| c.node)
                         };
-                        ic.group_items
-                            .extend(items::build(&set, &tree, r, claim, &env));
+                        for it in items::build(&set, &tree, r, claim, &env) {
+                            let row = insert_item(&self.conn, ic.id, &partner.id, &it)?;
+                            ic.group_rows.push(row);
+                            *ic.group_routed.entry(it.vendor).or_default() += 1;
+                        }
                     }
                 }
                 Item::GroupEnd(report) => {
@@ -372,9 +432,15 @@ impl Pipeline {
                         .unwrap_or_else(|| Ack999::new(report.header.as_deref()))
                         .finish(&report);
                     if ack.status == AckCode::Rejected {
-                        ic.group_items.clear();
+                        for row in ic.group_rows.drain(..) {
+                            delete_item(&self.conn, row)?;
+                        }
+                        ic.group_routed.clear();
                     } else {
-                        ic.items.append(&mut ic.group_items);
+                        ic.group_rows.clear();
+                        for (v, n) in std::mem::take(&mut ic.group_routed) {
+                            *ic.routed.entry(v).or_default() += n;
+                        }
                     }
                     let is_ack = report
                         .header
@@ -398,51 +464,30 @@ impl Pipeline {
                     let ic = match cur.take() {
                         Some(ic) => ic,
                         None => {
-                            seq += 1;
-                            self.open_interchange(file, &partner, &h, seq)?
+                            *seq += 1;
+                            self.open_interchange(file, partner, &h, *seq)?
                         }
                     };
                     if !ic.skip {
-                        self.finish_interchange(file, &partner, ic, &report)?;
+                        self.finish_interchange(file, partner, ic, &report)?;
                     }
                 }
             }
         }
-        let tx = self.conn.transaction()?;
-        if !stray.is_empty() {
-            let mut body = format!(
-                "gatewayd found data outside any interchange in file {:?} (file {}):\n",
-                file.name, file.id
-            );
-            for s in stray.iter().take(100) {
-                body.push_str(s);
-                body.push('\n');
-            }
-            tx.execute(
-                "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
-                 VALUES (?1, NULL, 'note', ?2, ?3, ?4) ON CONFLICT(partner, name) DO NOTHING",
-                params![
-                    file.id,
-                    file.partner,
-                    format!("NOTE-{}-{}.txt", file.id, safe_name(&file.name)),
-                    body.as_bytes()
-                ],
-            )?;
+        self.abandon(cur.take())
+    }
+
+    /// Drops an interchange the reader never closed (its ISA could be read but the
+    /// reader did not accept it): nothing of it is kept.
+    fn abandon(&mut self, ic: Option<Open>) -> Result<(), PipelineError> {
+        if ic.is_some_and(|ic| !ic.skip) && !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
         }
-        store::set_file_state(&tx, file.id, "done", None)?;
-        tx.commit()?;
-        self.flush_acks()?;
-        tracing::info!(
-            file = file.id,
-            partner = %file.partner,
-            interchanges = seq,
-            "file processed"
-        );
         Ok(())
     }
 
     fn open_interchange(
-        &self,
+        &mut self,
         file: &FileRow,
         partner: &Partner,
         h: &InterchangeHeader,
@@ -453,30 +498,46 @@ impl Pipeline {
             .trim()
             .to_string();
         let skip = store::interchange_recorded(&self.conn, file.id, seq)?;
-        let refused = if skip {
-            None
-        } else if !partner.allows_sender(&isa06) {
-            Some(Ta1Note::InvalidSenderId)
-        } else {
-            match store::key_holder(&self.conn, &partner.id, &isa06, &isa13)? {
-                Some(holder) if holder != (file.id, seq) => Some(Ta1Note::DuplicateControlNumber),
-                _ => None,
-            }
-        };
+        let mut id = 0;
+        let mut refused = None;
+        if !skip {
+            refused = if !partner.allows_sender(&isa06) {
+                Some(Ta1Note::InvalidSenderId)
+            } else {
+                match store::key_holder(&self.conn, &partner.id, &isa06, &isa13)? {
+                    Some(holder) if holder != (file.id, seq) => {
+                        Some(Ta1Note::DuplicateControlNumber)
+                    }
+                    _ => None,
+                }
+            };
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.conn.execute(
+                "INSERT INTO interchanges (file_id, seq, partner, isa06, isa13, outcome, holds_key,
+                    state, sets, routed, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'reading', 0, 'acking', 0, 0, ?6)",
+                params![file.id, seq, partner.id, isa06, isa13, store::now_ms()],
+            )?;
+            id = self.conn.last_insert_rowid();
+        }
         Ok(Open {
             seq,
             skip,
             refused,
             isa06,
             isa13,
+            id,
             sets: 0,
             groups: Vec::new(),
             current: None,
-            group_items: Vec::new(),
-            items: Vec::new(),
+            group_rows: Vec::new(),
+            routed: Default::default(),
+            group_routed: Default::default(),
         })
     }
 
+    /// Closes an interchange: outcome, TA1, 999s, in the transaction opened at its ISA
+    /// (which already holds its queue items), then the outbox.
     fn finish_interchange(
         &mut self,
         file: &FileRow,
@@ -487,11 +548,12 @@ impl Pipeline {
         let Open {
             seq,
             refused,
-            isa06,
             isa13,
+            id: interchange_id,
             sets,
             groups,
-            mut items,
+            mut routed,
+            group_rows,
             ..
         } = ic;
         let ta1 = match refused {
@@ -516,33 +578,39 @@ impl Pipeline {
             None if groups.iter().all(|g| g.status == AckCode::Accepted) => Outcome::Accepted,
             None => Outcome::Partial,
         };
-        if rejected {
-            items.clear();
+        let conn = &self.conn;
+        // a group left open (no GE) was never accepted
+        for row in group_rows {
+            delete_item(conn, row)?;
         }
-        let now = Stamp::now();
-        let tx = self.conn.transaction()?;
-        let created = store::now_ms();
-        tx.execute(
-            "INSERT INTO interchanges (file_id, seq, partner, isa06, isa13, outcome, holds_key,
-                state, sets, routed, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'acking', ?8, ?9, ?10)",
+        if rejected {
+            conn.execute(
+                "DELETE FROM pa_status WHERE queue_id IN
+                   (SELECT id FROM queue WHERE interchange_id = ?1)",
+                params![interchange_id],
+            )?;
+            conn.execute(
+                "DELETE FROM queue WHERE interchange_id = ?1",
+                params![interchange_id],
+            )?;
+            routed.clear();
+        }
+        let items: u64 = routed.values().sum();
+        conn.execute(
+            "UPDATE interchanges SET outcome = ?2, holds_key = ?3, sets = ?4, routed = ?5
+             WHERE id = ?1",
             params![
-                file.id,
-                seq,
-                partner.id,
-                isa06,
-                isa13,
+                interchange_id,
                 outcome.name(),
                 !rejected,
                 sets,
-                items.len() as i64,
-                created
+                items as i64
             ],
         )?;
-        let interchange_id = tx.last_insert_rowid();
+        let now = Stamp::now();
         let icn = name_part(&isa13);
         let add_ack = |kind: &str, name: String, body: Vec<u8>| -> rusqlite::Result<()> {
-            tx.execute(
+            conn.execute(
                 "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![file.id, interchange_id, kind, partner.id, name, body],
@@ -550,7 +618,7 @@ impl Pipeline {
             .map(|_| ())
         };
         if let (Some(t), true) = (&ta1, ta1_due) {
-            let ctl = store::next_ack_control(&tx)?;
+            let ctl = store::next_ack_control(conn)?;
             let env = ack_envelope(ctl, &now);
             if let Ok(body) = t.render(report, &env) {
                 add_ack("TA1", format!("TA1-{icn}-{ctl:09}.x12"), body)?;
@@ -558,7 +626,7 @@ impl Pipeline {
         }
         if !rejected {
             for g in &groups {
-                let ctl = store::next_ack_control(&tx)?;
+                let ctl = store::next_ack_control(conn)?;
                 let env = ack_envelope(ctl, &now);
                 if let Ok(body) =
                     render_999_interchange(report, std::slice::from_ref(g), &env, &now.ccyymmdd())
@@ -568,51 +636,67 @@ impl Pipeline {
                 }
             }
         }
-        for it in &items {
-            tx.execute(
-                "INSERT INTO queue (interchange_id, vendor, pa_type, action, txn, request_id,
-                    set_control, x12, item, trace, state, attempts, visible_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'held', 0, ?11, ?11, ?11)",
-                params![
-                    interchange_id,
-                    it.vendor,
-                    it.pa_type,
-                    it.action,
-                    it.transaction,
-                    it.request_id,
-                    it.set_control,
-                    it.x12,
-                    it.item.to_string(),
-                    it.trace.to_string(),
-                    created
-                ],
-            )?;
-            if let Some((bht03, trn)) = &it.pa {
-                let qid = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO pa_status (queue_id, partner, bht03, trn, vendor, pa_type, status, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-                    params![qid, partner.id, bht03, trn, it.vendor, it.pa_type, created],
-                )?;
-            }
-        }
-        tx.commit()?;
+        conn.execute_batch("COMMIT")?;
         self.metrics.interchange(outcome);
-        for it in &items {
-            self.metrics.routed(&it.vendor);
+        for (v, n) in &routed {
+            self.metrics.routed(v, *n);
         }
         tracing::info!(
             file = file.id,
             partner = %partner.id,
             interchange = %isa13,
+            seq,
             outcome = outcome.name(),
             sets,
-            items = items.len(),
+            items,
             "interchange acknowledged"
         );
         self.flush_acks()?;
         Ok(())
     }
+}
+
+/// Inserts one held queue item (and, for a 278 work item, its PA status).
+fn insert_item(
+    conn: &Connection,
+    interchange_id: i64,
+    partner: &str,
+    it: &NewItem,
+) -> Result<i64, PipelineError> {
+    let now = store::now_ms();
+    conn.execute(
+        "INSERT INTO queue (interchange_id, vendor, pa_type, action, txn, request_id,
+            set_control, x12, item, trace, state, attempts, visible_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'held', 0, ?11, ?11, ?11)",
+        params![
+            interchange_id,
+            it.vendor,
+            it.pa_type,
+            it.action,
+            it.transaction,
+            it.request_id,
+            it.set_control,
+            it.x12,
+            it.item.to_string(),
+            it.trace.to_string(),
+            now
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    if let Some((bht03, trn)) = &it.pa {
+        conn.execute(
+            "INSERT INTO pa_status (queue_id, partner, bht03, trn, vendor, pa_type, status, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            params![id, partner, bht03, trn, it.vendor, it.pa_type, now],
+        )?;
+    }
+    Ok(id)
+}
+
+fn delete_item(conn: &Connection, id: i64) -> Result<(), PipelineError> {
+    conn.execute("DELETE FROM pa_status WHERE queue_id = ?1", params![id])?;
+    conn.execute("DELETE FROM queue WHERE id = ?1", params![id])?;
+    Ok(())
 }
 
 fn ack_envelope(control_number: u32, now: &Stamp) -> AckEnvelope {
