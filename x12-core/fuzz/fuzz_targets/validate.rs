@@ -1,5 +1,6 @@
-//! Fuzz target: the whole validation path (reader, schema engine, HL checks, 837 rules,
-//! 999 and TA1 rendering, typed claim views and their JSON) on arbitrary bytes.
+//! Fuzz target: the whole validation path (reader, schema engine on every guide, HL
+//! checks, 837 and 278 rules, 999 and TA1 rendering, typed claim and prior-approval
+//! views and their JSON, the 278 response builder) on arbitrary bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -7,7 +8,8 @@ use std::sync::LazyLock;
 use x12_core::schema::{LoopRef, LoopTree};
 use x12_core::{acknowledge, render_999_interchange, AckEnvelope, Item, Reader, Validator};
 
-static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| x12_837::register(Validator::with_core_guides()));
+static VALIDATOR: LazyLock<Validator> =
+    LazyLock::new(|| x12_278::register(x12_837::register(Validator::with_core_guides())));
 
 fuzz_target!(|data: &[u8]| {
     let v = &*VALIDATOR;
@@ -19,8 +21,23 @@ fuzz_target!(|data: &[u8]| {
             assert!(i.location.byte_offset <= data.len() as u64 + 1);
         }
         if let Some(g) = guide {
-            for claim in x12_837::claims(LoopRef::root(&set, &tree, g)) {
+            let root = LoopRef::root(&set, &tree, g);
+            for claim in x12_837::claims(root) {
                 let _ = serde_json::to_string(&claim);
+            }
+            if g.id == "278REQ" {
+                for event in x12_278::events(root) {
+                    let _ = serde_json::to_string(&event);
+                }
+                let who = x12_278::Responder {
+                    control_number: "0001".into(),
+                    date: "20240101".into(),
+                    time: "1200".into(),
+                    originator: "1999999999".into(),
+                    trace_prefix: "UMO".into(),
+                    rejections: x12_278::rejections_for(&issues),
+                };
+                let _ = x12_278::respond(&set, &tree, g, &x12_278::response(), &[], &who);
             }
         }
     }
