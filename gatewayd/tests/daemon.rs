@@ -9,10 +9,11 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use x12_core::{Item, Reader};
 
-/// Every fixture of the brief's list, renumbered so none is a duplicate of another.
+/// Every fixture of the brief's list, renumbered so none is a duplicate of another,
+/// and a generated 837P and 837I with several claims per set and several subscribers.
 fn numbered_fixtures(first: u32) -> Vec<(String, Vec<u8>)> {
     let mut n = first;
-    fixture_files()
+    let mut out: Vec<(String, Vec<u8>)> = fixture_files()
         .into_iter()
         .map(|p| {
             let data = renumber(&std::fs::read(&p).unwrap(), n);
@@ -24,7 +25,22 @@ fn numbered_fixtures(first: u32) -> Vec<(String, Vec<u8>)> {
             );
             (name, data)
         })
-        .collect()
+        .collect();
+    for (i, kind) in [
+        fixtures::generate::Kind::Professional837,
+        fixtures::generate::Kind::Institutional837,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut o = fixtures::generate::Options::new(kind, 20_000).with_seed(7 + i as u64);
+        o.claims_per_set = 12;
+        o.sets_per_group = 2;
+        let data = renumber(&fixtures::generate::generate_to_vec(&o), n);
+        n += 10;
+        out.push((format!("generated-{i}.x12"), data));
+    }
+    out
 }
 
 fn segments_of(bytes: &[u8]) -> Vec<String> {
@@ -108,6 +124,30 @@ fn fixtures_flow_to_outbox_and_vendor_queues() {
                 }
             }
             assert_eq!(sets, 1, "{x12}");
+            // and is a valid transaction of its own: the guide finds no error in it,
+            // and an 837 item holds its one claim
+            let validator = gatewayd::guides::validator();
+            let mut tree = x12_core::schema::LoopTree::default();
+            for it in Reader::new(x12.as_bytes()) {
+                if let Item::Transaction(s) = it.unwrap() {
+                    let (_, issues) = validator.check_set(&s, &mut tree);
+                    let errors: Vec<_> = issues.iter().filter(|i| i.is_error()).collect();
+                    assert!(errors.is_empty(), "{errors:?}\n{x12}");
+                }
+            }
+            let clms: Vec<_> = segments_of(x12.as_bytes())
+                .into_iter()
+                .filter(|s| s.starts_with("CLM"))
+                .collect();
+            if item["transaction"].as_str().unwrap().starts_with("837") {
+                assert_eq!(clms.len(), 1, "{x12}");
+                let sep = &clms[0][3..4];
+                assert_eq!(
+                    clms[0].split(sep).nth(1),
+                    item["request_id"].as_str(),
+                    "{x12}"
+                );
+            }
             assert!(item["trace"].is_object(), "{item}");
             assert_eq!(item["item"]["envelope"]["partner"], "demo");
             got.push((

@@ -5,8 +5,11 @@
 //! patient) context and its own 2300 loop, never the other claims of the set. Either is
 //! a whole interchange a vendor can read with any X12 tool: the partner's ISA and GS,
 //! the item's segments with SE01 recounted, then GE and IEA with one group and one set.
+//! When levels were left out, HL01/HL02 are renumbered 1, 2, 3... and HL04 says
+//! whether a child level is still there, so the item passes the guide on its own; the
+//! item's JSON keeps the request's own 2000F HL01s (`work_item.services`).
 
-use crate::route::split::{context_spans, SegmentSpan};
+use crate::route::split::SegmentSpan;
 use crate::route::RequestRouting;
 use serde_json::json;
 use x12_core::schema::{LoopRef, LoopTree};
@@ -121,39 +124,66 @@ fn is_hl_level(l: &LoopRef<'_>) -> bool {
 }
 
 /// The segments of one 837 claim: its HL context (billing provider, subscriber,
-/// patient), the set's own segments, and its 2300 loop; other claims left out.
+/// patient, with their name loops), the set's own segments, and its 2300 loop; other
+/// claims and other HL branches left out. Walks only the claim's HL ancestors and
+/// their direct children, so a set of many claims costs no more than its size.
 pub fn claim_spans(claim: LoopRef<'_>) -> Vec<SegmentSpan> {
-    let mut hl = claim.parent();
-    while let Some(l) = hl {
-        if is_hl_level(&l) {
-            break;
-        }
-        hl = l.parent();
-    }
-    let Some(hl) = hl else {
-        return vec![(0, claim.tree.segments.len() as u32)];
-    };
     let tree = claim.tree;
-    let root = LoopRef { node: 0, ..claim };
-    let others: Vec<(u32, u32)> = root
-        .descendants("2300")
-        .filter(|c| c.node != claim.node)
-        .filter_map(|c| tree.nodes.get(c.node as usize))
-        .map(|n| (n.first_segment, n.end_segment))
-        .collect();
-    let mut out: Vec<SegmentSpan> = Vec::new();
-    for (a, b) in context_spans(hl) {
-        for i in a..b {
-            if others.iter().any(|&(s, e)| i >= s && i < e) {
-                continue;
-            }
-            match out.last_mut() {
-                Some(last) if last.1 == i => last.1 = i + 1,
-                _ => out.push((i, i + 1)),
-            }
-        }
+    let mut chain: Vec<u32> = Vec::new();
+    let mut cur = claim.parent();
+    while let Some(l) = cur {
+        chain.push(l.node);
+        cur = l.parent();
     }
+    let root = LoopRef { node: 0, ..claim };
+    let mut out: Vec<SegmentSpan> = Vec::new();
+    let total = tree.segments.len() as u32;
+    collect(root, (0, total), &chain, claim.node, &mut out);
     out
+}
+
+fn range_of(l: &LoopRef<'_>) -> Option<SegmentSpan> {
+    l.tree
+        .nodes
+        .get(l.node as usize)
+        .map(|n| (n.first_segment, n.end_segment))
+}
+
+fn push(out: &mut Vec<SegmentSpan>, (a, b): SegmentSpan) {
+    if a >= b {
+        return;
+    }
+    match out.last_mut() {
+        Some(last) if last.1 == a => last.1 = b,
+        _ => out.push((a, b)),
+    }
+}
+
+/// The segments of `node` (spanning `range`) that belong to the claim's context.
+fn collect(
+    node: LoopRef<'_>,
+    range: SegmentSpan,
+    chain: &[u32],
+    claim: u32,
+    out: &mut Vec<SegmentSpan>,
+) {
+    let mut pos = range.0;
+    for child in node.children() {
+        let Some((cs, ce)) = range_of(&child) else {
+            continue;
+        };
+        push(out, (pos, cs));
+        if child.node == claim {
+            push(out, (cs, ce));
+        } else if chain.contains(&child.node) {
+            collect(child, (cs, ce), chain, claim, out);
+        } else if !(child.is("2300") || is_hl_level(&child)) {
+            // a name or header loop of a level in the chain
+            push(out, (cs, ce));
+        }
+        pos = pos.max(ce);
+    }
+    push(out, (pos, range.1));
 }
 
 /// An interchange holding the segments of `spans` (segment indexes of `set`, in any
@@ -199,19 +229,24 @@ pub fn interchange(set: &TransactionSet, tree: &LoopTree, spans: &[SegmentSpan])
         }
         None => String::new(),
     };
-    let mut count = 0u32;
     let st02 = set.control_number();
-    for i in idx {
-        let Some(slot) = tree.segments.get(i as usize) else {
-            continue;
-        };
-        let seg = bytes
-            .get(slot.start as usize..slot.end as usize)
-            .unwrap_or_default();
-        if seg.starts_with(b"SE") && seg.get(2) == Some(&el) {
-            continue;
+    let segs: Vec<&[u8]> = idx
+        .iter()
+        .filter_map(|&i| tree.segments.get(i as usize))
+        .map(|slot| {
+            bytes
+                .get(slot.start as usize..slot.end as usize)
+                .unwrap_or_default()
+        })
+        .filter(|seg| !(seg.starts_with(b"SE") && seg.get(2) == Some(&el)))
+        .collect();
+    let hl = Renumber::new(&segs, el);
+    let mut count = 0u32;
+    for seg in &segs {
+        match hl.rewrite(seg, el) {
+            Some(new) => out.extend_from_slice(&new),
+            None => out.extend_from_slice(seg),
         }
-        out.extend_from_slice(seg);
         out.push(term);
         out.extend_from_slice(nl);
         count += 1;
@@ -235,4 +270,88 @@ pub fn interchange(set: &TransactionSet, tree: &LoopTree, spans: &[SegmentSpan])
     }
     out.extend_from_slice(&tail);
     out
+}
+
+/// HL renumbering for an item that left some hierarchical levels out: HL01 runs 1, 2,
+/// 3... again, HL02 follows its parent, HL04 says whether a child level is still there.
+struct Renumber {
+    /// Old HL01 → new HL01.
+    ids: std::collections::HashMap<Vec<u8>, usize>,
+    /// Old HL01 of levels that keep a child.
+    parents: std::collections::HashSet<Vec<u8>>,
+    /// Whether anything changes at all.
+    needed: bool,
+}
+
+fn hl_fields(seg: &[u8], el: u8) -> Option<Vec<&[u8]>> {
+    if !(seg.starts_with(b"HL") && seg.get(2) == Some(&el)) {
+        return None;
+    }
+    Some(seg[3..].split(|b| *b == el).collect())
+}
+
+impl Renumber {
+    fn new(segs: &[&[u8]], el: u8) -> Renumber {
+        let mut r = Renumber {
+            ids: Default::default(),
+            parents: Default::default(),
+            needed: false,
+        };
+        let mut n = 0usize;
+        for seg in segs {
+            let Some(f) = hl_fields(seg, el) else {
+                continue;
+            };
+            n += 1;
+            let id = f.first().copied().unwrap_or_default();
+            if id != n.to_string().as_bytes() {
+                r.needed = true;
+            }
+            r.ids.insert(id.to_vec(), n);
+            if let Some(p) = f.get(1).filter(|p| !p.is_empty()) {
+                r.parents.insert(p.to_vec());
+            }
+        }
+        if !r.needed {
+            // HL04 may still claim a child that was left out
+            for seg in segs {
+                if let Some(f) = hl_fields(seg, el) {
+                    let has = r.parents.contains(f.first().copied().unwrap_or_default());
+                    if f.get(3).is_some_and(|c| (*c == b"1") != has) {
+                        r.needed = true;
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// The rewritten HL segment, or `None` to keep `seg` as it is.
+    fn rewrite(&self, seg: &[u8], el: u8) -> Option<Vec<u8>> {
+        if !self.needed {
+            return None;
+        }
+        let f = hl_fields(seg, el)?;
+        let old = f.first().copied().unwrap_or_default();
+        let id = self.ids.get(old)?.to_string();
+        let parent = match f.get(1).filter(|p| !p.is_empty()) {
+            Some(p) => self.ids.get(*p).map(|n| n.to_string()).unwrap_or_default(),
+            None => String::new(),
+        };
+        let mut out = b"HL".to_vec();
+        for (i, v) in f.iter().enumerate() {
+            out.push(el);
+            match i {
+                0 => out.extend_from_slice(id.as_bytes()),
+                1 => out.extend_from_slice(parent.as_bytes()),
+                3 if !v.is_empty() => out.push(if self.parents.contains(old) {
+                    b'1'
+                } else {
+                    b'0'
+                }),
+                _ => out.extend_from_slice(v),
+            }
+        }
+        Some(out)
+    }
 }

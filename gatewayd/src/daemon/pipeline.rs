@@ -664,31 +664,31 @@ fn insert_item(
     it: &NewItem,
 ) -> Result<i64, PipelineError> {
     let now = store::now_ms();
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO queue (interchange_id, vendor, pa_type, action, txn, request_id,
             set_control, x12, item, trace, state, attempts, visible_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'held', 0, ?11, ?11, ?11)",
-        params![
-            interchange_id,
-            it.vendor,
-            it.pa_type,
-            it.action,
-            it.transaction,
-            it.request_id,
-            it.set_control,
-            it.x12,
-            it.item.to_string(),
-            it.trace.to_string(),
-            now
-        ],
-    )?;
+    )?
+    .execute(params![
+        interchange_id,
+        it.vendor,
+        it.pa_type,
+        it.action,
+        it.transaction,
+        it.request_id,
+        it.set_control,
+        it.x12,
+        it.item.to_string(),
+        it.trace.to_string(),
+        now
+    ])?;
     let id = conn.last_insert_rowid();
     if let Some((bht03, trn)) = &it.pa {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO pa_status (queue_id, partner, bht03, trn, vendor, pa_type, status, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-            params![id, partner, bht03, trn, it.vendor, it.pa_type, now],
-        )?;
+        )?
+        .execute(params![id, partner, bht03, trn, it.vendor, it.pa_type, now])?;
     }
     Ok(id)
 }
