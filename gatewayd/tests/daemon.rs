@@ -490,3 +490,154 @@ fn no_phi_in_logs() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn decisions_answer_the_submitter_and_pa_inquiry_follows() {
+    use gatewayd::daemon::config::token_hash;
+    let dir = temp_dir("decide");
+    let extra = format!(
+        "[[partner]]\nid = \"demo\"\ntoken_sha256 = \"{}\"\n[[partner]]\nid = \"other\"\ntoken_sha256 = \"{}\"\n",
+        token_hash("demo-partner"),
+        token_hash("other-partner")
+    );
+    let d = Daemon::start(&dir, &extra);
+    let pcs = std::fs::read(repo().join("fixtures/routing/ex03-pcs.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "pcs.x12", &pcs);
+    d.wait_files(1);
+    let items = d.lease_all("liberty");
+    assert_eq!(items.len(), 1);
+    let id = items[0]["id"].as_i64().unwrap();
+    let tracking = items[0]["item"]["trace_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let liberty = token("liberty");
+    let decide = |tok: &str, body: serde_json::Value| d.post("/v1/decisions", Some(tok), body);
+
+    // refused decisions
+    assert_eq!(
+        decide(&liberty, json!({"item_id": id, "decision": "approve"})).0,
+        400,
+        "a certification number is required"
+    );
+    assert_eq!(
+        decide(&liberty, json!({"item_id": id, "decision": "deny"})).0,
+        400,
+        "a reason is required"
+    );
+    assert_eq!(
+        decide(&liberty, json!({"item_id": id, "decision": "approve", "certification_number": "X", "effective": "20230231"})).0,
+        400
+    );
+    assert_eq!(
+        decide(&token("csra"), json!({"item_id": id, "decision": "pend"})).0,
+        404,
+        "another vendor's item"
+    );
+    assert_eq!(d.post("/v1/decisions", None, json!({})).0, 401);
+
+    // pend, then approve
+    let (s, r) = decide(&liberty, json!({"item_id": id, "decision": "pend"}));
+    assert_eq!((s, r["status"].as_str()), (200, Some("pended")), "{r}");
+    let (s, r) = decide(
+        &liberty,
+        json!({"item_id": id, "decision": "approve", "certification_number": "PA20230001",
+               "effective": "20230301", "expires": "20230601"}),
+    );
+    assert_eq!((s, r["status"].as_str()), (200, Some("approved")), "{r}");
+    let response = r["response"].as_str().unwrap().to_string();
+    assert!(response.starts_with("278-000006003-RT6003-"), "{response}");
+    assert_eq!(
+        decide(
+            &liberty,
+            json!({"item_id": id, "decision": "deny", "reason": "AD"})
+        )
+        .0,
+        409,
+        "an approval is final"
+    );
+
+    // the 278 responses reach the submitter's outbox and pass the response guide
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let out = loop {
+        let out = outbox_files(&d.outbox("demo"));
+        if out.contains_key(&response) {
+            break out;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", out.keys());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let responses: Vec<_> = out.keys().filter(|k| k.starts_with("278-")).collect();
+    assert_eq!(responses.len(), 2, "pend and approve: {responses:?}");
+    let body = &out[&response];
+    let text = String::from_utf8_lossy(body);
+    assert!(text.contains("HCR*A1*PA20230001"), "{text}");
+    assert!(
+        text.contains("*ZZ*NCMEDICAID     *ZZ*CLEARINGHOUSE  *"),
+        "{text}"
+    );
+    let validator = gatewayd::guides::validator();
+    let mut tree = x12_core::schema::LoopTree::default();
+    let mut sets = 0;
+    for it in Reader::new(&body[..]) {
+        match it.unwrap() {
+            Item::Transaction(s) => {
+                let (guide, issues) = validator.check_set(&s, &mut tree);
+                assert_eq!(guide.map(|g| g.id.as_str()), Some("278RESP"));
+                let errors: Vec<_> = issues.iter().filter(|i| i.is_error()).collect();
+                assert!(errors.is_empty(), "{errors:?}\n{text}");
+                sets += 1;
+            }
+            Item::InterchangeEnd(r) => assert!(!r.has_errors(), "{:?}", r.issues),
+            _ => {}
+        }
+    }
+    assert_eq!(sets, 1);
+
+    // PA inquiry: the submitter only, by tracking or certification number
+    let (s, v) = d.get_json(&format!("/v1/pa/{tracking}"), Some("demo-partner"));
+    assert_eq!(s, 200, "{v}");
+    let r = &v["results"][0];
+    assert_eq!(r["status"], "approved");
+    assert_eq!(r["vendor"], "liberty");
+    assert_eq!(r["certification"], "PA20230001");
+    assert_eq!(r["effective"], "20230301");
+    let events: Vec<_> = r["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(events, ["queued", "pended", "approved"]);
+    assert_eq!(
+        d.get_json("/v1/pa/PA20230001", Some("demo-partner")).1["results"][0]["bht03"],
+        "RT6003"
+    );
+    assert_eq!(
+        d.get_json(&format!("/v1/pa/{tracking}"), Some("other-partner"))
+            .0,
+        404
+    );
+    assert_eq!(d.get_json(&format!("/v1/pa/{tracking}"), None).0, 401);
+    assert_eq!(
+        d.get_json(&format!("/v1/pa/{tracking}"), Some(&liberty)).0,
+        401
+    );
+
+    // a follow-up quoting the issued number goes to the vendor that issued it
+    let ext = std::fs::read(repo().join("fixtures/routing/sticky-extension.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "extension.x12", &ext);
+    d.wait_files(2);
+    let follow = d.lease_all("liberty");
+    assert_eq!(follow.len(), 1, "{follow:?}");
+    assert_eq!(follow[0]["pa_type"], "pcs");
+    assert!(d.lease_all("csra").is_empty());
+
+    // a denial carries its reason
+    let (s, r) = decide(
+        &liberty,
+        json!({"item_id": follow[0]["id"], "decision": "deny", "reason": "AD", "message": "see policy"}),
+    );
+    assert_eq!((s, r["status"].as_str()), (200, Some("denied")), "{r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

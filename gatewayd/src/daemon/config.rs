@@ -176,8 +176,9 @@ impl Config {
     /// The embedded defaults: data dir `./var`, partner `demo` with
     /// `./var/partners/demo/{inbox,outbox}` taking any ISA06 and every transaction kind,
     /// the bundled contractor table, HTTP on 127.0.0.1:8080, and for each vendor of the
-    /// bundled table the demo token `demo-<vendor id>` (loopback only; replace it with a
-    /// config file before exposing the port).
+    /// bundled table the demo token `demo-<vendor id>`, for the partner the token
+    /// `demo-partner` (loopback only; replace them with a config file before exposing
+    /// the port).
     pub fn embedded() -> Result<Config, ConfigError> {
         Config::from_toml("", Path::new("."))
     }
@@ -341,7 +342,16 @@ impl Config {
                 }
             };
             let token_sha256 = match p.token_sha256 {
-                Some(h) => Some(check_hash(&key("token_sha256"), &h)?),
+                Some(h) => {
+                    let h = check_hash(&key("token_sha256"), &h)?;
+                    if partners
+                        .iter()
+                        .any(|q: &Partner| q.token_sha256.as_deref() == Some(h.as_str()))
+                    {
+                        return Err(key_error(key("token_sha256"), "is another partner's token"));
+                    }
+                    Some(h)
+                }
                 None => None,
             };
             let home = data_dir.join("partners").join(&p.id);
@@ -372,6 +382,11 @@ impl Config {
         }
 
         let mut vendor_tokens = BTreeMap::new();
+        if text.trim().is_empty() {
+            for p in &mut partners {
+                p.token_sha256 = Some(token_hash(&format!("{}-partner", p.id)));
+            }
+        }
         if raw.vendor.is_empty() && text.trim().is_empty() {
             for v in &table.vendors {
                 vendor_tokens.insert(v.id.clone(), token_hash(&format!("demo-{}", v.id)));
@@ -391,6 +406,16 @@ impl Config {
                 ));
             }
             let h = check_hash(&format!("vendor[{i}].token_sha256"), &v.token_sha256)?;
+            if vendor_tokens.values().any(|t| *t == h)
+                || partners
+                    .iter()
+                    .any(|p| p.token_sha256.as_deref() == Some(h.as_str()))
+            {
+                return Err(key_error(
+                    format!("vendor[{i}].token_sha256"),
+                    "is another vendor's or a partner's token",
+                ));
+            }
             vendor_tokens.insert(v.id, h);
         }
         Ok(Config {
@@ -483,6 +508,10 @@ mod tests {
         assert_eq!(p.inbox, Path::new("./var/partners/demo/inbox"));
         assert_eq!(p.outbox, Path::new("./var/partners/demo/outbox"));
         assert_eq!(c.vendor_tokens["csra"], token_hash("demo-csra"));
+        assert_eq!(
+            p.token_sha256.as_deref(),
+            Some(token_hash("demo-partner").as_str())
+        );
     }
 
     #[test]

@@ -9,12 +9,18 @@
 //! | `POST /v1/queues/{vendor}/ack` | body `{"receipts": ["ID.ATTEMPT", ...]}` → `{"done": n, "dead": 0, "stale": [...]}` |
 //! | `POST /v1/queues/{vendor}/nack` | body `{"receipts": [...], "retry_after_seconds": 0}` → `{"done": n, "dead": n, "stale": [...]}` |
 //!
-//! Queue routes need `Authorization: Bearer TOKEN`, where the SHA-256 of TOKEN is the
-//! vendor's `token_sha256`: 401 without a known token, 403 with another vendor's.
+//! | `POST /v1/decisions` | vendor token; body `{"item_id", "decision": "approve"\|"deny"\|"pend"\|"modify", "certification_number", "effective", "expires", "reason", "message"}` → `{"item_id", "status", "response"}`; the 278 response goes to the submitter's outbox |
+//! | `GET /v1/pa/{number}` | partner token; the partner's PA requests whose tracking number (2000E TRN02), BHT03 or certification number it is: status, vendor, decision, dates, history |
+//!
+//! Queue and decision routes need `Authorization: Bearer TOKEN`, where the SHA-256 of
+//! TOKEN is a vendor's `token_sha256`: 401 without a known token, 403 with another
+//! vendor's queue. PA inquiry takes a partner's token and shows that partner's requests
+//! only (404 for anything else).
 //! Errors are JSON: `{"error": "..."}`.
 
 use super::config::{token_hash, Config};
 use super::metrics::Metrics;
+use super::pa;
 use super::queue;
 use super::store;
 use axum::body::Bytes;
@@ -39,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Set once the pipeline has resumed; cleared when stopping.
     pub ready: Arc<AtomicBool>,
+    /// Wakes the pipeline thread (it writes recorded 278 responses to the outboxes).
+    pub wake: Mutex<std::sync::mpsc::Sender<()>>,
 }
 
 /// The longest lease a vendor may ask for (seconds).
@@ -55,6 +63,8 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/queues/{vendor}/lease", post(lease))
         .route("/v1/queues/{vendor}/ack", post(ack))
         .route("/v1/queues/{vendor}/nack", post(nack))
+        .route("/v1/decisions", post(decisions))
+        .route("/v1/pa/{number}", get(pa_inquiry))
         .with_state(state)
 }
 
@@ -104,35 +114,54 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Checks the bearer token against the vendor's.
-fn authorize(st: &AppState, headers: &HeaderMap, vendor: &str) -> Result<(), ApiError> {
+/// The SHA-256 of the bearer token.
+fn bearer_hash(headers: &HeaderMap) -> Result<String, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Err(error(
+    match token {
+        Some(t) => Ok(token_hash(t)),
+        None => Err(error(
             StatusCode::UNAUTHORIZED,
             "a bearer token is required",
-        ));
-    };
-    let hash = token_hash(token);
-    let owner = st
-        .cfg
+        )),
+    }
+}
+
+/// The vendor whose token this is.
+fn vendor_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let hash = bearer_hash(headers)?;
+    st.cfg
         .vendor_tokens
         .iter()
         .find(|(_, h)| **h == hash)
-        .map(|(v, _)| v.as_str());
-    match owner {
-        None => Err(error(StatusCode::UNAUTHORIZED, "unknown token")),
-        Some(v) if v != vendor => Err(error(
+        .map(|(v, _)| v.clone())
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "unknown token"))
+}
+
+/// The partner whose token this is.
+fn partner_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let hash = bearer_hash(headers)?;
+    st.cfg
+        .partners
+        .iter()
+        .find(|p| p.token_sha256.as_deref() == Some(hash.as_str()))
+        .map(|p| p.id.clone())
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "unknown token"))
+}
+
+/// Checks the bearer token against the vendor's.
+fn authorize(st: &AppState, headers: &HeaderMap, vendor: &str) -> Result<(), ApiError> {
+    if vendor_of(st, headers)? != vendor {
+        return Err(error(
             StatusCode::FORBIDDEN,
             "this token does not give access to that queue",
-        )),
-        Some(_) => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, ApiError> {
@@ -269,6 +298,86 @@ async fn settle(
             tracing::info!(vendor = %vendor, done = s.done, dead = s.dead, stale = s.stale.len(),
                 kind = if is_nack { "nack" } else { "ack" }, "settled");
             Json(s).into_response()
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let vendor = match vendor_of(&st, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let req: pa::DecisionRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    let v = vendor.clone();
+    let st2 = st.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let mut db = st2
+            .db
+            .lock()
+            .map_err(|_| pa::DecisionError::Invalid("store lock poisoned".into()))?;
+        pa::decide(&mut db, &v, &req)
+    })
+    .await;
+    match r {
+        Ok(Ok(d)) => {
+            if let Ok(w) = st.wake.lock() {
+                let _ = w.send(());
+            }
+            tracing::info!(vendor = %vendor, item = d.item_id, status = %d.status, "decided");
+            Json(d).into_response()
+        }
+        Ok(Err(e)) => {
+            let status = match &e {
+                pa::DecisionError::UnknownItem(_) => StatusCode::NOT_FOUND,
+                pa::DecisionError::AlreadyDecided(..) => StatusCode::CONFLICT,
+                pa::DecisionError::NotA278(_) | pa::DecisionError::Invalid(_) => {
+                    StatusCode::BAD_REQUEST
+                }
+                pa::DecisionError::Response(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                pa::DecisionError::Store(_) => {
+                    tracing::error!(error = %e, "decision: store");
+                    return error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+                        .into_response();
+                }
+            };
+            error(status, e.to_string()).into_response()
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+    }
+}
+
+async fn pa_inquiry(
+    State(st): State<Arc<AppState>>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let partner = match partner_of(&st, &headers) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let n = number.trim().to_string();
+    if n.is_empty() || n.len() > 50 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a tracking or authorization number",
+        )
+        .into_response();
+    }
+    let p = partner.clone();
+    let r = blocking(&st, move |db, _| pa::inquire(db, &p, &n)).await;
+    match r {
+        Ok(found) if found.is_empty() => error(
+            StatusCode::NOT_FOUND,
+            "no prior approval request by that number",
+        )
+        .into_response(),
+        Ok(found) => {
+            tracing::info!(partner = %partner, results = found.len(), "pa inquiry");
+            Json(json!({ "results": found })).into_response()
         }
         Err(r) => r.into_response(),
     }

@@ -16,6 +16,7 @@
 //! | [`items`] | queue items (X12 and JSON) built from routed transactions |
 //! | [`outbox`] | durable writes (`*.part`, fsync, rename) |
 //! | [`queue`] | leasing, ack and nack |
+//! | [`pa`] | vendor decisions, 278 responses, the PA index, PA inquiry |
 //! | [`http`] | the HTTP API (axum) |
 //! | [`metrics`] | Prometheus counters |
 //!
@@ -33,6 +34,7 @@ pub mod ingest;
 pub mod items;
 pub mod metrics;
 pub mod outbox;
+pub mod pa;
 pub mod pipeline;
 pub mod queue;
 pub mod store;
@@ -142,6 +144,7 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         cfg: cfg.clone(),
         metrics,
         ready: ready.clone(),
+        wake: Mutex::new(wake_tx.clone()),
     });
     let app = http::router(state);
     let served = {

@@ -341,10 +341,6 @@ impl Pipeline {
             Some(e) => e,
             None => &crate::route::NoEligibility,
         };
-        let lookups = Lookups {
-            eligibility,
-            ..Lookups::default()
-        };
         let mut tree = LoopTree::default();
         let mut cur: Option<Open> = None;
         let policy = AckPolicy::default();
@@ -397,6 +393,12 @@ impl Pipeline {
                         .is_some_and(|s| s.status != AckCode::Rejected);
                     let Some(guide) = guide.filter(|_| accepted) else {
                         continue;
+                    };
+                    let pa_index = super::pa::StorePaIndex { conn: &self.conn };
+                    let lookups = Lookups {
+                        eligibility,
+                        pa_index: &pa_index,
+                        ..Lookups::default()
                     };
                     let routings =
                         crate::route::route_set(&tables.router, &set, &tree, guide, &lookups);
@@ -585,6 +587,11 @@ impl Pipeline {
         }
         if rejected {
             conn.execute(
+                "DELETE FROM pa_history WHERE pa_id IN (SELECT p.id FROM pa_status p
+                   JOIN queue q ON q.id = p.queue_id WHERE q.interchange_id = ?1)",
+                params![interchange_id],
+            )?;
+            conn.execute(
                 "DELETE FROM pa_status WHERE queue_id IN
                    (SELECT id FROM queue WHERE interchange_id = ?1)",
                 params![interchange_id],
@@ -685,15 +692,25 @@ fn insert_item(
     let id = conn.last_insert_rowid();
     if let Some((bht03, trn)) = &it.pa {
         conn.prepare_cached(
-            "INSERT INTO pa_status (queue_id, partner, bht03, trn, vendor, pa_type, status, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            "INSERT INTO pa_status (queue_id, partner, bht03, trn, vendor, pa_type, status,
+                updated_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
         )?
         .execute(params![id, partner, bht03, trn, it.vendor, it.pa_type, now])?;
+        let pa = conn.last_insert_rowid();
+        conn.prepare_cached(
+            "INSERT INTO pa_history (pa_id, at, event, detail) VALUES (?1, ?2, 'queued', ?3)",
+        )?
+        .execute(params![pa, now, it.vendor])?;
     }
     Ok(id)
 }
 
 fn delete_item(conn: &Connection, id: i64) -> Result<(), PipelineError> {
+    conn.execute(
+        "DELETE FROM pa_history WHERE pa_id IN (SELECT id FROM pa_status WHERE queue_id = ?1)",
+        params![id],
+    )?;
     conn.execute("DELETE FROM pa_status WHERE queue_id = ?1", params![id])?;
     conn.execute("DELETE FROM queue WHERE id = ?1", params![id])?;
     Ok(())

@@ -6,7 +6,8 @@
 //! | `interchanges` | every interchange read: its file and position, ISA06/ISA13, outcome, state (`acking` until its acknowledgments are in the outbox, then `done`); UNIQUE(partner, ISA06, ISA13) over the interchanges that claimed the key |
 //! | `acks` | every outbox file (TA1, 999, rejection note): name, bytes, whether it is written |
 //! | `queue` | vendor queue items: vendor, PA type, X12, JSON, routing trace, state, attempts, `visible_at` |
-//! | `pa_status` | the status of each 278 work item (`pending` until a vendor decides) |
+//! | `pa_status` | the status of each 278 work item (`pending` until its vendor decides), the decision (certification number, dates, reason, message) |
+//! | `pa_history` | what happened to each PA request, in order |
 //! | `counters` | the acknowledgment interchange control number |
 //!
 //! Schema changes are numbered migrations; `PRAGMA user_version` holds how many ran.
@@ -113,6 +114,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX pa_status_trn ON pa_status(partner, trn);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // 2: vendor decisions on PA requests, their history, lookups by number
+    "ALTER TABLE pa_status ADD COLUMN certification TEXT;
+    ALTER TABLE pa_status ADD COLUMN effective TEXT;
+    ALTER TABLE pa_status ADD COLUMN expires TEXT;
+    ALTER TABLE pa_status ADD COLUMN reason TEXT;
+    ALTER TABLE pa_status ADD COLUMN message TEXT;
+    ALTER TABLE pa_status ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX pa_status_certification ON pa_status(certification);
+    CREATE INDEX pa_status_bht03 ON pa_status(partner, bht03);
+    CREATE TABLE pa_history (
+        id INTEGER PRIMARY KEY,
+        pa_id INTEGER NOT NULL REFERENCES pa_status(id),
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX pa_history_pa ON pa_history(pa_id);",
 ];
 
 /// Milliseconds since 1970-01-01 UTC.
