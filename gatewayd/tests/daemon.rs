@@ -641,3 +641,49 @@ fn decisions_answer_the_submitter_and_pa_inquiry_follows() {
     assert_eq!((s, r["status"].as_str()), (200, Some("denied")), "{r}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn http_upload_is_taken_like_an_inbox_file() {
+    use gatewayd::daemon::config::token_hash;
+    let dir = temp_dir("upload");
+    let extra = format!(
+        "[limits]\nsettle_ms = 0\nrescan_ms = 100\nmax_file_bytes = 8000\n[[partner]]\nid = \"demo\"\ntoken_sha256 = \"{}\"\n",
+        token_hash("demo-partner")
+    );
+    let d = Daemon::start(&dir, &extra);
+    let data = std::fs::read(repo().join("fixtures/valid/837p-minimal.x12")).unwrap();
+    assert_eq!(d.post_bytes("/v1/batches", None, &data).0, 401);
+    assert_eq!(
+        d.post_bytes("/v1/batches", Some(&token("csra")), &data).0,
+        401,
+        "a vendor token is no partner token"
+    );
+    assert_eq!(
+        d.post_bytes("/v1/batches", Some("demo-partner"), &vec![b'A'; 9000])
+            .0,
+        413
+    );
+    let (s, v) = d.post_bytes("/v1/batches", Some("demo-partner"), &data);
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["bytes"].as_u64(), Some(data.len() as u64));
+    d.wait_files(1);
+    let out = outbox_files(&d.outbox("demo"));
+    assert!(
+        out.keys().any(|k| k.starts_with("999-000000101-")),
+        "{:?}",
+        out.keys()
+    );
+    assert_eq!(d.lease_all("csra").len(), 1);
+    // the same interchange again over HTTP is a duplicate
+    assert_eq!(
+        d.post_bytes("/v1/batches", Some("demo-partner"), &data).0,
+        202
+    );
+    d.wait_files(2);
+    assert_eq!(
+        d.metric("gatewayd_interchanges_total{outcome=\"duplicate\"}"),
+        1.0
+    );
+    assert_eq!(d.metric("gatewayd_latency_seconds_count"), 2.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

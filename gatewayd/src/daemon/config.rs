@@ -51,6 +51,7 @@ struct RawConfig {
     data_dir: Option<PathBuf>,
     contractor_table: Option<PathBuf>,
     eligibility_file: Option<PathBuf>,
+    provider_file: Option<PathBuf>,
     #[serde(default)]
     http: RawHttp,
     #[serde(default)]
@@ -156,6 +157,8 @@ pub struct Config {
     pub contractor_table: Option<PathBuf>,
     /// The eligibility CSV (benefit plans by member), when one is configured.
     pub eligibility_file: Option<PathBuf>,
+    /// The provider file (border flags, provider validation), when one is configured.
+    pub provider_file: Option<PathBuf>,
     /// The HTTP listen address.
     pub listen: SocketAddr,
     /// Limits.
@@ -279,6 +282,12 @@ impl Config {
         if let Some(p) = &eligibility_file {
             crate::route::EligibilityFile::load(p, &table.benefit_plans)
                 .map_err(|e| key_error("eligibility_file", e.to_string()))?;
+        }
+
+        let provider_file = raw.provider_file.map(abs);
+        if let Some(p) = &provider_file {
+            crate::route::ProviderFile::load(p)
+                .map_err(|e| key_error("provider_file", e.to_string()))?;
         }
 
         let mut partners = Vec::new();
@@ -422,6 +431,7 @@ impl Config {
             data_dir,
             contractor_table,
             eligibility_file,
+            provider_file,
             listen,
             limits,
             partners,
@@ -531,6 +541,11 @@ mod tests {
         assert!(err("[limits]\nmax_attempts = 0\n").starts_with("config key `limits.max_attempts`"));
         assert!(err("contractor_table = \"/nonexistent.toml\"\n")
             .starts_with("config key `contractor_table`"));
+        assert!(
+            err("provider_file = \"/nonexistent.csv\"\n").starts_with("config key `provider_file`")
+        );
+        assert!(err("eligibility_file = \"/nonexistent.csv\"\n")
+            .starts_with("config key `eligibility_file`"));
         assert!(err("[limits]\nmax_files = 1\n").contains("unknown field `max_files`"));
         assert!(
             err("[[partner]]\nid = \"a\"\ninbox = \"x\"\noutbox = \"x\"\n")

@@ -10,6 +10,7 @@
 //! | `POST /v1/queues/{vendor}/nack` | body `{"receipts": [...], "retry_after_seconds": 0}` → `{"done": n, "dead": n, "stale": [...]}` |
 //!
 //! | `POST /v1/decisions` | vendor token; body `{"item_id", "decision": "approve"\|"deny"\|"pend"\|"modify", "certification_number", "effective", "expires", "reason", "message"}` → `{"item_id", "status", "response"}`; the 278 response goes to the submitter's outbox |
+//! | `POST /v1/batches` | partner token; the body is an X12 file, taken like an inbox file (acknowledgments go to the partner's outbox) → 202 `{"file_id", "sha256", "bytes"}`; 413 over `max_file_bytes` |
 //! | `GET /v1/pa/{number}` | partner token; the partner's PA requests whose tracking number (2000E TRN02), BHT03 or certification number it is: status, vendor, decision, dates, history |
 //!
 //! Queue and decision routes need `Authorization: Bearer TOKEN`, where the SHA-256 of
@@ -64,6 +65,14 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/queues/{vendor}/ack", post(ack))
         .route("/v1/queues/{vendor}/nack", post(nack))
         .route("/v1/decisions", post(decisions))
+        .route(
+            "/v1/batches",
+            post(upload).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(state.cfg.limits.max_file_bytes)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1),
+            )),
+        )
         .route("/v1/pa/{number}", get(pa_inquiry))
         .with_state(state)
 }
@@ -380,5 +389,52 @@ async fn pa_inquiry(
             Json(json!({ "results": found })).into_response()
         }
         Err(r) => r.into_response(),
+    }
+}
+
+async fn upload(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let partner = match partner_of(&st, &headers) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    if body.len() as u64 > st.cfg.limits.max_file_bytes {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the file is larger than the limit of {} bytes",
+                st.cfg.limits.max_file_bytes
+            ),
+        )
+        .into_response();
+    }
+    let p = partner.clone();
+    let st2 = st.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let db = st2
+            .db
+            .lock()
+            .map_err(|_| std::io::Error::other("store lock poisoned"))
+            .map_err(super::pipeline::PipelineError::Io)?;
+        super::ingest::receive_upload(&db, &st2.cfg.data_dir, &p, &body)
+    })
+    .await;
+    match r {
+        Ok(Ok(f)) => {
+            st.metrics.file_received();
+            if let Ok(w) = st.wake.lock() {
+                let _ = w.send(());
+            }
+            tracing::info!(partner = %partner, file = f.id, bytes = f.size, "file uploaded");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "file_id": f.id, "sha256": f.sha256, "bytes": f.size })),
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "upload: store");
+            error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
     }
 }

@@ -143,6 +143,7 @@ pub fn take_file(
         size: size as i64,
         path: rel,
         state: "received".into(),
+        received_at: store::now_ms(),
     };
     if copied.is_none() {
         let why = format!(
@@ -160,6 +161,61 @@ pub fn take_file(
         },
         ..row
     }))
+}
+
+/// Takes a file uploaded over HTTP (`POST /v1/batches`): its bytes are stored like an
+/// inbox file's (fsynced copy, then the record); the pipeline processes it next and
+/// its acknowledgments go to the partner's outbox. The caller checks the size limit.
+pub fn receive_upload(
+    conn: &rusqlite::Connection,
+    data_dir: &Path,
+    partner: &str,
+    bytes: &[u8],
+) -> Result<FileRow, PipelineError> {
+    let files_dir = data_dir.join(FILES_DIR);
+    fs::create_dir_all(&files_dir)?;
+    let sha = super::config::hex(&Sha256::digest(bytes));
+    let tmp = files_dir.join(format!(
+        "upload-{}-{}.part",
+        std::process::id(),
+        store::now_ms()
+    ));
+    {
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        out.write_all(bytes)?;
+        out.sync_all()?;
+    }
+    fs::rename(&tmp, files_dir.join(&sha))?;
+    sync_dir(&files_dir)?;
+    let now = store::now_ms();
+    let name = format!("upload-{now}.x12");
+    let source = format!("http:{now}:{sha}");
+    let rel = format!("{FILES_DIR}/{sha}");
+    let id = store::insert_file(
+        conn,
+        &NewFile {
+            partner,
+            name: &name,
+            source: &source,
+            sha256: &sha,
+            size: bytes.len() as u64,
+            path: &rel,
+        },
+    )?;
+    Ok(FileRow {
+        id,
+        partner: partner.to_string(),
+        name,
+        sha256: sha,
+        size: bytes.len() as i64,
+        path: rel,
+        state: "received".into(),
+        received_at: now,
+    })
 }
 
 fn remove_from_inbox(path: &Path, inbox: &Path) -> std::io::Result<()> {

@@ -15,6 +15,21 @@ pub struct Metrics {
     lease_expiries: AtomicU64,
     interchanges: [AtomicU64; 5],
     routed: Mutex<BTreeMap<String, u64>>,
+    latency: Histogram,
+}
+
+/// Upper bounds (seconds) of the end-to-end latency buckets.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// A Prometheus histogram with fixed buckets.
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum in microseconds.
+    sum_us: AtomicU64,
 }
 
 impl Metrics {
@@ -37,6 +52,19 @@ impl Metrics {
     pub fn interchange(&self, outcome: Outcome) {
         let i = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
         self.interchanges[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An interchange was acknowledged `seconds` after its file was taken.
+    pub fn latency(&self, seconds: f64) {
+        let h = &self.latency;
+        for (b, c) in LATENCY_BUCKETS.iter().zip(&h.counts) {
+            if seconds <= *b {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        h.count.fetch_add(1, Ordering::Relaxed);
+        h.sum_us
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
     /// `n` queue items were routed to `vendor`.
@@ -104,6 +132,23 @@ impl Metrics {
                 "gatewayd_queue_depth{{vendor=\"{v}\",state=\"{st}\"}} {n}"
             );
         }
+        let _ = writeln!(
+            s,
+            "# HELP gatewayd_latency_seconds From taking a file to its interchange's acknowledgments in the outbox.\n# TYPE gatewayd_latency_seconds histogram"
+        );
+        for (b, c) in LATENCY_BUCKETS.iter().zip(&self.latency.counts) {
+            let _ = writeln!(
+                s,
+                "gatewayd_latency_seconds_bucket{{le=\"{b}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            s,
+            "gatewayd_latency_seconds_bucket{{le=\"+Inf\"}} {count}\ngatewayd_latency_seconds_sum {}\ngatewayd_latency_seconds_count {count}",
+            self.latency.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(
             s,
             "# HELP gatewayd_ready Whether the daemon takes files.\n# TYPE gatewayd_ready gauge\ngatewayd_ready {}",

@@ -162,7 +162,7 @@ pub fn decide(
     req: &DecisionRequest,
 ) -> Result<Decided, DecisionError> {
     let (decision, status) = check(req)?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let row: Option<(String, Vec<u8>, String, i64, i64, String)> = tx
         .query_row(
             "SELECT q.txn, q.x12, q.state, i.file_id, p.id, p.status

@@ -107,6 +107,7 @@ pub struct Pipeline {
 struct Tables {
     router: Router,
     eligibility: Option<EligibilityFile>,
+    providers: Option<crate::route::ProviderFile>,
     validator: Validator,
 }
 
@@ -145,12 +146,20 @@ impl Pipeline {
             ),
             None => None,
         };
+        let providers = match &cfg.provider_file {
+            Some(p) => Some(
+                crate::route::ProviderFile::load(p)
+                    .map_err(|e| PipelineError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
         Ok(Pipeline {
             conn,
             cfg,
             tables: Arc::new(Tables {
                 router,
                 eligibility,
+                providers,
                 validator: crate::guides::validator(),
             }),
             metrics,
@@ -216,7 +225,9 @@ impl Pipeline {
             file.name, file.id, file.size, file.sha256, reason
         );
         let name = format!("REJECTED-{}-{}.txt", file.id, safe_name(&file.name));
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
              VALUES (?1, NULL, 'reject', ?2, ?3, ?4)
@@ -294,7 +305,9 @@ impl Pipeline {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         result?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if !stray.is_empty() {
             let mut body = format!(
                 "gatewayd found data outside any interchange in file {:?} (file {}):\n",
@@ -398,7 +411,7 @@ impl Pipeline {
                     let lookups = Lookups {
                         eligibility,
                         pa_index: &pa_index,
-                        ..Lookups::default()
+                        providers: tables.providers.as_ref(),
                     };
                     let routings =
                         crate::route::route_set(&tables.router, &set, &tree, guide, &lookups);
@@ -659,6 +672,8 @@ impl Pipeline {
             "interchange acknowledged"
         );
         self.flush_acks()?;
+        self.metrics
+            .latency((store::now_ms() - file.received_at).max(0) as f64 / 1000.0);
         Ok(())
     }
 }

@@ -60,7 +60,7 @@ pub fn lease(
     max_attempts: u32,
 ) -> Result<LeaseResult, StoreError> {
     let now = now_ms();
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut out = LeaseResult::default();
     // leases that ran out: dead after the last attempt, otherwise ready again
     out.dead = tx.execute(
@@ -161,7 +161,7 @@ fn settle(
     max_attempts: u32,
 ) -> Result<Settled, StoreError> {
     let now = now_ms();
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut out = Settled::default();
     for r in receipts {
         let Some((id, attempt)) = parse_receipt(r) else {

@@ -167,7 +167,10 @@ pub fn migrate(conn: &Connection) -> Result<u32, StoreError> {
         if version == known {
             return Ok(version);
         }
-        let tx = conn.unchecked_transaction()?;
+        // IMMEDIATE: the write lock is taken before reading, so two processes opening
+        // one store never race on a migration
+        let tx =
+            rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
         // re-read inside the write transaction: another process may have migrated
         let inside: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if inside == version {
@@ -195,6 +198,8 @@ pub struct FileRow {
     pub path: String,
     /// `received`, `done` or `rejected`.
     pub state: String,
+    /// When it was taken (ms since 1970).
+    pub received_at: i64,
 }
 
 /// What is known of a file before its row exists.
@@ -252,7 +257,7 @@ pub fn insert_file(conn: &Connection, f: &NewFile<'_>) -> Result<i64, StoreError
 /// Files received but not finished, oldest first.
 pub fn unfinished_files(conn: &Connection) -> Result<Vec<FileRow>, StoreError> {
     let mut st = conn.prepare(
-        "SELECT id, partner, name, sha256, size, path, state FROM files
+        "SELECT id, partner, name, sha256, size, path, state, received_at FROM files
          WHERE state = 'received' ORDER BY id",
     )?;
     let rows = st.query_map([], |r| {
@@ -264,6 +269,7 @@ pub fn unfinished_files(conn: &Connection) -> Result<Vec<FileRow>, StoreError> {
             size: r.get(4)?,
             path: r.get(5)?,
             state: r.get(6)?,
+            received_at: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -368,7 +374,7 @@ pub fn unwritten_acks(conn: &Connection) -> Result<Vec<PendingAck>, StoreError> 
 /// Marks acknowledgments written and, in the same transaction, makes their
 /// interchanges `done` and their held queue items visible.
 pub fn acks_written(conn: &mut Connection, ids: &[i64]) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let now = now_ms();
     for id in ids {
         tx.execute("UPDATE acks SET written = 1 WHERE id = ?1", params![id])?;

@@ -184,6 +184,18 @@ impl Daemon {
         (status, v)
     }
 
+    /// POSTs raw bytes with a bearer token; returns status and JSON body.
+    pub fn post_bytes(&self, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+        let mut req = self.agent.post(&self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut r = req.send(body).unwrap();
+        let status = r.status().as_u16();
+        let v = r.body_mut().read_json::<Value>().unwrap_or(Value::Null);
+        (status, v)
+    }
+
     pub fn get_text(&self, path: &str) -> (u16, String) {
         let mut r = self.agent.get(&self.url(path)).call().unwrap();
         let status = r.status().as_u16();
