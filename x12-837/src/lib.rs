@@ -38,10 +38,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod ack277;
 pub mod amount;
 mod claim;
 pub mod rules;
 
+pub use ack277::{
+    render_277ca_interchange, Ack277, Ack277Error, Ack277Options, ClaimNumbers, ClaimSequence,
+};
 pub use claim::{claims, Attachment, Claim, Diagnosis, Line, Party, Qualified};
 
 use std::sync::{Arc, LazyLock};

@@ -63,13 +63,24 @@ pub enum Command {
         file: PathBuf,
     },
     /// Print the acknowledgments for a file: a TA1 where one is due, and a 999 for
-    /// each interchange's functional groups.
+    /// each interchange's functional groups; with `--277ca`, a 277CA claim
+    /// acknowledgment for each 837 group the 999 accepted.
     Ack {
         /// File to acknowledge; `-` reads standard input.
         file: PathBuf,
         /// Interchange control number of the first acknowledgment (ISA13).
         #[arg(long, default_value_t = 1)]
         control_number: u32,
+        /// After the 999, print a 277CA (005010X214) for each 837 group it accepted:
+        /// every claim accepted into adjudication (A2, with a payer claim control
+        /// number) or rejected (A3/A6/A7/A8 with status and entity codes). Provider
+        /// findings (SNIP 7) then reject the claim, not the set.
+        #[arg(long = "277ca")]
+        claim_ack: bool,
+        /// SNIP levels (1-7, comma-separated) whose errors mark a set accepted with
+        /// errors (IK5 E) instead of rejected; with `--277ca` they reject the claim.
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=7))]
+        accept_with_errors: Vec<u8>,
         /// Reference data for the provider checks (SNIP 7), reported in the 999.
         #[command(flatten)]
         reference: route::Options,
@@ -143,8 +154,16 @@ pub fn run(cli: Cli) -> i32 {
         Command::Ack {
             file,
             control_number,
+            claim_ack,
+            accept_with_errors,
             reference,
-        } => ack::run(&file, control_number, &reference, &mut out),
+        } => {
+            let opts = ack::Options {
+                claim_ack,
+                accept_with_errors,
+            };
+            ack::run(&file, control_number, &reference, &opts, &mut out)
+        }
         Command::Ta1 {
             file,
             control_number,
