@@ -21,15 +21,7 @@ pub struct Ymd {
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        _ => 0,
-    }
+    x12_core::datetime::days_in_month(u32::from(year), u32::from(month)) as u8
 }
 
 fn digits(s: &str) -> Option<u32> {
@@ -94,28 +86,17 @@ impl Ymd {
         format!("{:02}{:02}{:02}", self.year % 100, self.month, self.day)
     }
 
-    /// Days since 1970-01-01 (negative before), Howard Hinnant's days-from-civil.
+    /// Days since 1970-01-01 (negative before).
     fn ordinal(&self) -> i64 {
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let m = i64::from(self.month);
-        let d = i64::from(self.day);
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        x12_core::datetime::days_from_civil(
+            i64::from(self.year),
+            u32::from(self.month),
+            u32::from(self.day),
+        )
     }
 
     fn from_ordinal(days: i64) -> Option<Ymd> {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = x12_core::datetime::civil_from_days(days);
         Ymd::new(
             u16::try_from(year).ok()?,
             u8::try_from(month).ok()?,

@@ -123,17 +123,7 @@ impl Serialize for Code {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Date(u32);
 
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        _ => 0,
-    }
-}
+use x12_core::datetime::{civil_from_days, days_from_civil, days_in_month};
 
 impl Date {
     /// Parses `YYYY-MM-DD` or `CCYYMMDD`; `None` for anything else or an impossible date.
@@ -167,33 +157,17 @@ impl Date {
 
     /// Days since 1970-01-01 (negative before).
     pub fn to_days(&self) -> i64 {
-        // Howard Hinnant's days_from_civil
         let (y, m, d) = self.ymd();
-        let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        days_from_civil(i64::from(y), m, d)
     }
 
     /// The date `days` days since 1970-01-01; `None` outside years 1800-9999.
     pub fn from_days(days: i64) -> Option<Date> {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
+        let (y, m, d) = civil_from_days(days);
         if !(1800..=9999).contains(&y) {
             return None;
         }
-        Some(Date((y * 10_000 + m * 100 + d) as u32))
+        Some(Date(y as u32 * 10_000 + m * 100 + d))
     }
 
     /// The date `n` days later (earlier when negative).
