@@ -272,3 +272,205 @@ fn provider_checks_run_with_a_provider_file_and_reach_the_999() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/providers.csv"), "{err}");
 }
+
+/// The interchanges of `x12 ack` output (one per line), as segment lists.
+fn interchanges(out: &str) -> Vec<Vec<&str>> {
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('~').filter(|s| !s.is_empty()).collect())
+        .collect()
+}
+
+/// Runs `x12 validate -` on `text`: (exit code, stdout).
+fn validate_stdin(text: &str) -> (i32, String) {
+    let mut child = x12()
+        .args(["validate", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run x12");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The STC of a claim in a 277CA with its date element replaced by `DATE`, after
+/// checking that it is a CCYYMMDD.
+fn stc_of<'a>(segs: &[&'a str], claim: &str) -> String {
+    let at = segs
+        .iter()
+        .position(|s| *s == format!("TRN*2*{claim}"))
+        .expect("the claim's TRN");
+    let stc: Vec<&str> = segs[at + 1].split('*').collect();
+    assert_eq!(stc[0], "STC");
+    assert!(stc[2].len() == 8 && stc[2].bytes().all(|b| b.is_ascii_digit()));
+    let mut masked = stc.clone();
+    masked[2] = "DATE";
+    masked.join("*")
+}
+
+#[test]
+fn ack_277ca_rejects_the_claim_of_a_provider_finding_with_entity_85() {
+    let file = fixture("routing/ex08-hospice.x12");
+    let providers = fixture("routing/providers.csv");
+    let (f, p) = (file.to_str().unwrap(), providers.to_str().unwrap());
+    let (code, out, _) = run(&["ack", "--277ca", "--providers", p, f]);
+    assert_eq!(code, 1, "a rejected claim is a rejection");
+    let ix = interchanges(&out);
+    assert_eq!(ix.len(), 2, "{out}");
+    // the 999 accepts the set with errors: the provider finding is the claim's
+    assert!(ix[0].contains(&"IK3*PRV*7*2000A*8"), "{out}");
+    assert!(ix[0].contains(&"IK4*3*127*7*282N00000X"), "{out}");
+    assert!(ix[0].contains(&"IK5*E*5"), "{out}");
+    assert!(ix[0].contains(&"AK9*E*1*1*1"), "{out}");
+    // the 277CA rejects it: relational error on the billing provider's taxonomy
+    let ca = &ix[1];
+    assert!(
+        ca[1].starts_with("GS*HN*NCMEDICAID*CLEARINGHOUSE*"),
+        "{out}"
+    );
+    assert!(ca.contains(&"ST*277*0001*005010X214"), "{out}");
+    assert!(
+        ca[0].starts_with("ISA*00*          *00*          *ZZ*NCMEDICAID     *ZZ*CLEARINGHOUSE  *"),
+        "{out}"
+    );
+    assert!(ca[0].ends_with("*000000002*0*T*:"), "{out}");
+    assert_eq!(stc_of(ca, "HSP0008"), "STC*A8:145:85*DATE*U*1500");
+    assert!(!ca.iter().any(|s| s.starts_with("REF*1K")), "{out}");
+    for s in [
+        "QTY*AA*1",
+        "AMT*YY*1500",
+        "QTY*QC*1",
+        "REF*BLT*811",
+        "DTP*472*RD8*20230301-20230310",
+    ] {
+        assert!(ca.contains(&s), "{s}: {out}");
+    }
+    assert!(!ca.iter().any(|s| s.starts_with("QTY*90")), "{out}");
+    // our own validator reads the 277CA with no finding
+    let (code, report) = validate_stdin(out.lines().nth(1).unwrap());
+    assert_eq!(code, 0, "{report}");
+    // without --277ca the output is what it was: the set rejected by its finding
+    let (code, out, _) = run(&["ack", "--providers", p, f]);
+    assert_eq!(code, 1);
+    assert_eq!(interchanges(&out).len(), 1, "{out}");
+    assert!(out.contains("IK5*R*5~"), "{out}");
+}
+
+#[test]
+fn ack_277ca_accepts_one_claim_and_rejects_the_other() {
+    let file = fixture("ack277/two-providers.x12");
+    let providers = fixture("routing/providers.csv");
+    let (f, p) = (file.to_str().unwrap(), providers.to_str().unwrap());
+    let (code, out, _) = run(&[
+        "ack",
+        "--277ca",
+        "--control-number",
+        "40",
+        "--providers",
+        p,
+        f,
+    ]);
+    assert_eq!(code, 1);
+    let ix = interchanges(&out);
+    assert_eq!(ix.len(), 2, "{out}");
+    assert!(ix[0][0].contains("*000000040*"), "{out}");
+    assert!(ix[1][0].contains("*000000041*"), "{out}");
+    let ca = &ix[1];
+    let accepted = stc_of(ca, "ACK0001");
+    assert_eq!(accepted, "STC*A2:20*DATE*WQ*150");
+    let at = ca.iter().position(|s| *s == "TRN*2*ACK0001").unwrap();
+    assert!(ca[at + 2].starts_with("REF*1K*"), "{out}");
+    assert_eq!(stc_of(ca, "ACK0002"), "STC*A8:145:85*DATE*U*175");
+    let from = ca
+        .iter()
+        .position(|s| s.starts_with("HL*2*1*21*1"))
+        .unwrap();
+    assert_eq!(
+        ca[from + 4..from + 8],
+        ["QTY*90*1", "QTY*AA*1", "AMT*YU*150", "AMT*YY*175"],
+        "{out}"
+    );
+    let (code, report) = validate_stdin(out.lines().nth(1).unwrap());
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn ack_277ca_for_valid_claims_keeps_the_999_unchanged() {
+    for name in [
+        "valid/837p-minimal.x12",
+        "valid/837i-minimal.x12",
+        "valid/837d-minimal.x12",
+    ] {
+        let file = fixture(name);
+        let f = file.to_str().unwrap();
+        let (code, plain, _) = run(&["ack", f]);
+        assert_eq!(code, 0);
+        let (code, out, _) = run(&["ack", "--277ca", f]);
+        assert_eq!(code, 0, "{out}");
+        let (a, b) = (interchanges(&plain), interchanges(&out));
+        // the TA1 (ISA14 = 1) and the 999 come first, as without the flag (the clock
+        // may have moved between the two runs: compare all but ISA and GS)
+        assert_eq!(b.len(), a.len() + 1, "{out}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x[2..], y[2..], "{name}");
+        }
+        let ca = b.last().unwrap();
+        let total = ca
+            .iter()
+            .find(|s| s.starts_with("AMT*YU*"))
+            .expect("accepted amount");
+        assert!(ca.contains(&"QTY*90*1"), "{out}");
+        assert!(!ca.iter().any(|s| s.starts_with("QTY*AA")), "{out}");
+        let claim_stc = ca
+            .iter()
+            .find(|s| s.starts_with("STC*A2:20*"))
+            .expect("an accepted claim");
+        assert!(
+            claim_stc.ends_with(&format!("*WQ*{}", &total[7..])),
+            "{out}"
+        );
+        let (code, report) = validate_stdin(out.lines().last().unwrap());
+        assert_eq!(code, 0, "{report}");
+    }
+}
+
+#[test]
+fn ack_277ca_is_not_written_for_a_rejected_group() {
+    let (code, out, _) = run(&[
+        "ack",
+        "--277ca",
+        fixture("invalid/se01-count.x12").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("AK9*R*1*1*0~"), "{out}");
+    assert!(!out.contains("GS*HN*"), "{out}");
+}
+
+#[test]
+fn ack_277ca_rejects_claims_with_errors_the_999_accepts() {
+    let file = fixture("ack277/two-claims-bad-diagnosis.x12");
+    let f = file.to_str().unwrap();
+    // by default a SNIP 5 error rejects the set: no 277CA
+    let (_, out, _) = run(&["ack", "--277ca", f]);
+    assert!(out.contains("IK5*R*5~"), "{out}");
+    assert!(!out.contains("GS*HN*"), "{out}");
+    // accepted with errors, the claim holding the error is rejected in the 277CA
+    let (code, out, _) = run(&["ack", "--277ca", "--accept-with-errors", "5", f]);
+    assert_eq!(code, 1);
+    let ix = interchanges(&out);
+    assert!(ix[0].contains(&"IK5*E*5"), "{out}");
+    assert!(ix[0].contains(&"CTX*CLM01:ACK0102"), "{out}");
+    assert_eq!(stc_of(&ix[1], "ACK0101"), "STC*A2:20*DATE*WQ*100");
+    assert_eq!(stc_of(&ix[1], "ACK0102"), "STC*A7:255*DATE*U*100");
+    let (code, report) = validate_stdin(out.lines().nth(1).unwrap());
+    assert_eq!(code, 0, "{report}");
+}
