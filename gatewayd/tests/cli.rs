@@ -304,7 +304,7 @@ fn validate_stdin(text: &str) -> (i32, String) {
 
 /// The STC of a claim in a 277CA with its date element replaced by `DATE`, after
 /// checking that it is a CCYYMMDD.
-fn stc_of<'a>(segs: &[&'a str], claim: &str) -> String {
+fn stc_of(segs: &[&str], claim: &str) -> String {
     let at = segs
         .iter()
         .position(|s| *s == format!("TRN*2*{claim}"))
