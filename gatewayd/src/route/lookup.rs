@@ -51,6 +51,14 @@ pub enum EligibilityError {
         /// Line number (1-based).
         line: usize,
     },
+    /// A row the CSV grammar rejects (an unterminated quote, say).
+    #[error("eligibility file line {line}: {what}")]
+    Csv {
+        /// Line number (1-based).
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
     /// A row with the wrong number of columns.
     #[error("eligibility file line {line}: expected 5 columns, found {found}")]
     Columns {
@@ -132,13 +140,10 @@ impl EligibilityFile {
     pub fn parse(text: &str, plans: &[String]) -> Result<EligibilityFile, EligibilityError> {
         let mut members: HashMap<String, Vec<Span>> = HashMap::new();
         let mut header = false;
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
-            let row = raw.trim();
-            if row.is_empty() || row.starts_with('#') {
-                continue;
-            }
-            let cols: Vec<&str> = row.split(',').map(str::trim).collect();
+        for row in super::csv_rows::csv_rows(text) {
+            let row = row.map_err(|(line, what)| EligibilityError::Csv { line, what })?;
+            let line = row.line;
+            let cols = row.cells();
             if !header {
                 if cols != ["member_id", "benefit_plan", "from", "to", "dob"] {
                     return Err(EligibilityError::Header { line });

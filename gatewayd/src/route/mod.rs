@@ -30,6 +30,7 @@
 //! ```
 
 pub mod compile;
+mod csv_rows;
 pub mod eval;
 pub mod features;
 pub mod lookup;

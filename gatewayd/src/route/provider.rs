@@ -60,6 +60,14 @@ pub enum ProviderError {
         /// Line number (1-based).
         line: usize,
     },
+    /// A row the CSV grammar rejects (an unterminated quote, say).
+    #[error("provider file line {line}: {what}")]
+    Csv {
+        /// Line number (1-based).
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
     /// A row with the wrong number of columns.
     #[error("provider file line {line}: expected 7 columns, found {found}")]
     Columns {
@@ -148,13 +156,10 @@ impl ProviderFile {
     pub fn parse(text: &str) -> Result<ProviderFile, ProviderError> {
         let mut by_npi: HashMap<String, Vec<Row>> = HashMap::new();
         let mut header = false;
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
-            let row = raw.trim();
-            if row.is_empty() || row.starts_with('#') {
-                continue;
-            }
-            let cols: Vec<&str> = row.split(',').map(str::trim).collect();
+        for row in super::csv_rows::csv_rows(text) {
+            let row = row.map_err(|(line, what)| ProviderError::Csv { line, what })?;
+            let line = row.line;
+            let cols = row.cells();
             if !header {
                 if cols
                     != [
