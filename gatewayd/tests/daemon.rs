@@ -55,13 +55,16 @@ fn fixtures_flow_to_outbox_and_vendor_queues() {
     let d = Daemon::start(&dir, "");
     let files = numbered_fixtures(100_000);
     let mut expected_items = Vec::new();
-    let (mut ta1, mut n999, mut interchanges) = (0, 0, 0);
+    let mut expected_responses = Vec::new();
+    let (mut ta1, mut n999, mut interchanges, mut claim_rejects) = (0, 0, 0, 0);
     for (name, data) in &files {
         let e = expect(data);
         ta1 += e.ta1;
         n999 += e.acks999;
         interchanges += e.interchanges;
+        claim_rejects += e.claim_rejects;
         expected_items.extend(e.items);
+        expected_responses.extend(e.responses);
         drop_file(&d.inbox("demo"), name, data);
     }
     expected_items.sort();
@@ -81,10 +84,56 @@ fn fixtures_flow_to_outbox_and_vendor_queues() {
     assert_eq!(acks.len(), n999, "{:?}", out.keys());
     assert!(
         out.keys()
-            .all(|k| k.starts_with("TA1-") || k.starts_with("999-")),
+            .all(|k| k.starts_with("TA1-") || k.starts_with("999-") || k.starts_with("278-")),
         "{:?}",
         out.keys()
     );
+    // the gateway's own answers (no PA required, pharmacy; the plan gates that reject
+    // need an eligibility file, see `answers_without_a_vendor`): one 278 response each, valid under the response guide, with the HCR01 its status calls for
+    expected_responses.sort();
+    assert!(
+        expected_responses.iter().any(|r| r.0 == "no_pa_required")
+            && expected_responses.iter().any(|r| r.0 == "approved")
+            && expected_responses.iter().any(|r| r.0 == "pended"),
+        "{expected_responses:?}"
+    );
+    let mut got_responses = Vec::new();
+    for (name, body) in out.iter().filter(|(k, _)| k.starts_with("278-")) {
+        let text = String::from_utf8_lossy(body);
+        let validator = gatewayd::guides::validator();
+        let mut tree = x12_core::schema::LoopTree::default();
+        for it in Reader::new(&body[..]) {
+            if let Item::Transaction(s) = it.unwrap() {
+                let (guide, issues) = validator.check_set(&s, &mut tree);
+                assert_eq!(guide.map(|g| g.id.as_str()), Some("278RESP"), "{name}");
+                let errors: Vec<_> = issues.iter().filter(|i| i.is_error()).collect();
+                assert!(errors.is_empty(), "{name}: {errors:?}\n{text}");
+            }
+        }
+        let segs = segments_of(body);
+        let hcr = segs.iter().find(|s| s.starts_with("HCR")).unwrap();
+        let bht03 = segs
+            .iter()
+            .find(|s| s.starts_with("BHT"))
+            .and_then(|s| s.split('*').nth(3))
+            .unwrap()
+            .to_string();
+        let status = match &hcr[4..6] {
+            "CT" => "rejected",
+            "NA" => "no_pa_required",
+            "A1" => "approved",
+            "A4" => "pended",
+            other => panic!("{name}: HCR01 {other}"),
+        };
+        got_responses.push((status.to_string(), bht03));
+    }
+    got_responses.sort();
+    assert_eq!(got_responses, expected_responses);
+    let db = d.db();
+    let recorded: i64 = db
+        .query_row("SELECT COUNT(*) FROM claim_rejects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(recorded as usize, claim_rejects);
     for (name, body) in &acks {
         // each 999 is a whole interchange that reads back without envelope errors
         let mut ended = 0;
@@ -685,5 +734,207 @@ fn http_upload_is_taken_like_an_inbox_file() {
         1.0
     );
     assert_eq!(d.metric("gatewayd_latency_seconds_count"), 2.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// HCR01 and HCR02 of the first HCR of a 278 response, and its MSGs.
+fn hcr_of(body: &[u8]) -> (String, String, Vec<String>) {
+    let segs = segments_of(body);
+    let hcr = segs.iter().find(|s| s.starts_with("HCR*")).unwrap();
+    let f: Vec<&str> = hcr.split('*').collect();
+    let msgs = segs
+        .iter()
+        .filter(|s| s.starts_with("MSG*"))
+        .map(|s| s[4..].to_string())
+        .collect();
+    (
+        f.get(1).unwrap_or(&"").to_string(),
+        f.get(2).unwrap_or(&"").to_string(),
+        msgs,
+    )
+}
+
+/// Waits for an outbox file whose name starts with `prefix`, returning every such file.
+fn wait_outbox(d: &Daemon, prefix: &str, n: usize) -> BTreeMap<String, Vec<u8>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out: BTreeMap<_, _> = outbox_files(&d.outbox("demo"))
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .collect();
+        if out.len() >= n {
+            return out;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", out.keys());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn answers_without_a_vendor() {
+    use gatewayd::daemon::config::token_hash;
+    let dir = temp_dir("answers");
+    let extra = format!(
+        "eligibility_file = {:?}\n[[partner]]\nid = \"demo\"\ntoken_sha256 = \"{}\"\n",
+        repo()
+            .join("fixtures/routing/eligibility.csv")
+            .display()
+            .to_string(),
+        token_hash("demo-partner")
+    );
+    let port = free_port();
+    let mut d = Daemon::start_on(&dir, &extra, port);
+    let read = |n: &str| std::fs::read(repo().join("fixtures/routing").join(n)).unwrap();
+    // meets the bundled pharmacy criteria
+    let rx_met = std::fs::read(repo().join("fixtures/valid/278/pharmacy.x12")).unwrap();
+    // an 837P claim of a PHP member: a `reject` route, kept from every vendor
+    let claim = String::from_utf8(read("ex10-behavioral-health.x12"))
+        .unwrap()
+        .replace("*MI*NCRT0001", "*MI*NCRT0031");
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("lme.x12", renumber(&read("ex11-lme-mco-reject.x12"), 8001)),
+        (
+            "php.x12",
+            renumber(&read("php-managed-care-reject.x12"), 8002),
+        ),
+        ("img.x12", renumber(&read("ex07b-2022-radiology.x12"), 8003)),
+        ("rx-ok.x12", renumber(&rx_met, 8004)),
+        ("rx-pend.x12", renumber(&read("pharmacy-pended.x12"), 8005)),
+        ("claim.x12", renumber(claim.as_bytes(), 8006)),
+    ];
+    for (name, data) in &files {
+        drop_file(&d.inbox("demo"), name, data);
+    }
+    d.wait_files(files.len() as i64);
+    let out = wait_outbox(&d, "278-", 5);
+    let by_icn = |icn: &str| -> (String, String, Vec<String>) {
+        let (_, body) = out
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("278-00000{icn}-")))
+            .unwrap_or_else(|| panic!("no response to {icn}: {:?}", out.keys()));
+        hcr_of(body)
+    };
+    // reject: HCR01=CT with a MSG naming where to go
+    let (code, _, msgs) = by_icn("8001");
+    assert_eq!(code, "CT");
+    assert!(msgs.iter().any(|m| m.contains("Contact")), "{msgs:?}");
+    assert_eq!(by_icn("8002").0, "CT");
+    // no PA required: NA
+    assert_eq!(by_icn("8003").0, "NA");
+    // pharmacy, criteria met: A1 with an authorization number
+    let (code, _, _) = by_icn("8004");
+    assert_eq!(code, "A1");
+    let body = &out
+        .iter()
+        .find(|(k, _)| k.starts_with("278-000008004-"))
+        .unwrap()
+        .1;
+    let first_number = segments_of(body)
+        .iter()
+        .filter(|s| s.starts_with("HCR*A1*"))
+        .find_map(|s| {
+            s.split('*')
+                .nth(2)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+        })
+        .expect("an authorization number");
+    let format = gatewayd::pharmacy::NumberFormat::default();
+    let (_, first_seq) = format.parse(&first_number).expect("a well-formed number");
+    // pharmacy, criteria not met: A4 at once, and the CSRA queue gets it for review
+    assert_eq!(by_icn("8005").0, "A4");
+    let every_response_first = out.keys().all(|k| {
+        let icn = &k[4..13];
+        outbox_files(&d.outbox("demo"))
+            .keys()
+            .any(|a| a.starts_with(&format!("999-{icn}-")))
+    });
+    assert!(every_response_first, "each answer follows its 999");
+    let csra = d.lease_all("csra");
+    assert_eq!(csra.len(), 1, "{csra:?}");
+    assert_eq!(csra[0]["pa_type"], "pharmacy");
+    let rx = &csra[0]["item"]["pharmacy"];
+    assert_eq!(rx["decision"], "pended", "{rx}");
+    let failures = rx["services"][0]["failures"].as_array().unwrap();
+    assert!(!failures.is_empty(), "{rx}");
+    assert!(failures[0]["criterion"].is_string(), "{rx}");
+    // nothing sits in a queue for the rejects, the no-PA request or the approval
+    for v in ["lme_mco", "php", "none"] {
+        assert!(d.lease_all(v).is_empty(), "{v}");
+    }
+    assert_eq!(
+        d.lease_all("beacon").len(),
+        0,
+        "the PHP claim is not forwarded"
+    );
+    let db = d.db();
+    let (n, state): (i64, String) = db
+        .query_row(
+            "SELECT COUNT(*), MAX(state) FROM claim_rejects WHERE vendor = 'php'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((n, state.as_str()), (1, "recorded"));
+    assert_eq!(
+        d.metric("gatewayd_answered_total{answer=\"rejected\"}"),
+        2.0
+    );
+    assert_eq!(
+        d.metric("gatewayd_answered_total{answer=\"approved\"}"),
+        1.0
+    );
+
+    // PA inquiry knows the gateway's answers
+    let statuses: BTreeMap<String, String> = db
+        .prepare("SELECT bht03, status FROM pa_status")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let lme_bht03 = statuses
+        .iter()
+        .find(|(_, s)| *s == "rejected")
+        .map(|(b, _)| b.clone())
+        .unwrap();
+    let (s, v) = d.get_json(&format!("/v1/pa/{lme_bht03}"), Some("demo-partner"));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["results"][0]["history"][0]["event"], "rejected", "{v}");
+    let (s, v) = d.get_json(&format!("/v1/pa/{first_number}"), Some("demo-partner"));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["results"][0]["status"], "approved", "{v}");
+    assert_eq!(v["results"][0]["vendor"], "csra", "{v}");
+    // CSRA decides the pended one like any pended request
+    let (s, r) = d.post(
+        "/v1/decisions",
+        Some(&token("csra")),
+        json!({"item_id": csra[0]["id"], "decision": "approve", "certification_number": "CSRA0001"}),
+    );
+    assert_eq!((s, r["status"].as_str()), (200, Some("approved")), "{r}");
+
+    // the authorization sequence survives a restart: never a number twice
+    assert!(d.sigterm().success());
+    drop(d);
+    let d = Daemon::start_on(&dir, &extra, port);
+    drop_file(&d.inbox("demo"), "rx-again.x12", &renumber(&rx_met, 8007));
+    d.wait_files(files.len() as i64 + 1);
+    let out = wait_outbox(&d, "278-000008007-", 1);
+    let second_number = out
+        .values()
+        .flat_map(|b| segments_of(b))
+        .filter(|s| s.starts_with("HCR*A1*"))
+        .find_map(|s| {
+            s.split('*')
+                .nth(2)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+        })
+        .expect("an authorization number");
+    let (_, second_seq) = format.parse(&second_number).unwrap();
+    assert!(
+        second_seq > first_seq,
+        "{first_number} then {second_number}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -52,6 +52,8 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
             expected.ta1 += e.ta1;
             expected.acks999 += e.acks999;
             expected.items.extend(e.items);
+            expected.responses.extend(e.responses);
+            expected.claim_rejects += e.claim_rejects;
             drop_file(&inbox, &format!("r{round:02}-{dropped:04}.x12"), &data);
             dropped += 1;
             std::thread::sleep(Duration::from_millis(rng.below(15)));
@@ -125,6 +127,29 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
     assert_eq!(
         out.keys().filter(|k| k.starts_with("999-")).count(),
         expected.acks999,
+        "seed {seed}"
+    );
+    // the gateway's own answers: one 278 response per answered request, never two
+    assert_eq!(
+        out.keys().filter(|k| k.starts_with("278-")).count(),
+        expected.responses.len(),
+        "seed {seed}"
+    );
+    let answered: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM pa_status WHERE queue_id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let pended = expected
+        .responses
+        .iter()
+        .filter(|r| r.0 == "pended")
+        .count();
+    assert_eq!(
+        answered as usize,
+        expected.responses.len() - pended,
         "seed {seed}"
     );
     // one acknowledgment set per interchange: no ISA13 acknowledged twice

@@ -52,6 +52,7 @@ struct RawConfig {
     contractor_table: Option<PathBuf>,
     eligibility_file: Option<PathBuf>,
     provider_file: Option<PathBuf>,
+    pharmacy_criteria: Option<PathBuf>,
     #[serde(default)]
     http: RawHttp,
     #[serde(default)]
@@ -159,6 +160,8 @@ pub struct Config {
     pub eligibility_file: Option<PathBuf>,
     /// The provider file (border flags, provider validation), when one is configured.
     pub provider_file: Option<PathBuf>,
+    /// The pharmacy auto-approval criteria file; `None` = the bundled criteria.
+    pub pharmacy_criteria: Option<PathBuf>,
     /// The HTTP listen address.
     pub listen: SocketAddr,
     /// Limits.
@@ -289,6 +292,10 @@ impl Config {
             crate::route::ProviderFile::load(p)
                 .map_err(|e| key_error("provider_file", e.to_string()))?;
         }
+
+        let pharmacy_criteria = raw.pharmacy_criteria.map(abs);
+        crate::pharmacy::Criteria::load_or_bundled(pharmacy_criteria.as_deref())
+            .map_err(|e| key_error("pharmacy_criteria", e.to_string()))?;
 
         let mut partners = Vec::new();
         let raw_partners = if raw.partner.is_empty() {
@@ -432,6 +439,7 @@ impl Config {
             contractor_table,
             eligibility_file,
             provider_file,
+            pharmacy_criteria,
             listen,
             limits,
             partners,
@@ -547,6 +555,8 @@ mod tests {
         assert!(err("eligibility_file = \"/nonexistent.csv\"\n")
             .starts_with("config key `eligibility_file`"));
         assert!(err("[limits]\nmax_files = 1\n").contains("unknown field `max_files`"));
+        assert!(err("pharmacy_criteria = \"/nonexistent.toml\"\n")
+            .starts_with("config key `pharmacy_criteria`"));
         assert!(
             err("[[partner]]\nid = \"a\"\ninbox = \"x\"\noutbox = \"x\"\n")
                 .starts_with("config key `partner[0].outbox`")

@@ -15,6 +15,7 @@ pub struct Metrics {
     lease_expiries: AtomicU64,
     interchanges: [AtomicU64; 5],
     routed: Mutex<BTreeMap<String, u64>>,
+    answered: Mutex<BTreeMap<String, u64>>,
     latency: Histogram,
 }
 
@@ -74,6 +75,14 @@ impl Metrics {
         }
     }
 
+    /// A 278 request was answered by the gateway itself (`rejected`, `no_pa_required`,
+    /// `approved`, `pended`).
+    pub fn answered(&self, status: &str) {
+        if let Ok(mut m) = self.answered.lock() {
+            *m.entry(status.to_string()).or_insert(0) += 1;
+        }
+    }
+
     /// The exposition text; `depths` are (vendor, state, count) rows of the queue.
     pub fn render(&self, depths: &[(String, String, i64)], ready: bool) -> String {
         let mut s = String::new();
@@ -120,6 +129,15 @@ impl Metrics {
                     s,
                     "gatewayd_transactions_routed_total{{vendor=\"{v}\"}} {n}"
                 );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "# HELP gatewayd_answered_total 278 requests answered by the gateway without a vendor, by answer.\n# TYPE gatewayd_answered_total counter"
+        );
+        if let Ok(m) = self.answered.lock() {
+            for (a, n) in m.iter() {
+                let _ = writeln!(s, "gatewayd_answered_total{{answer=\"{a}\"}} {n}");
             }
         }
         let _ = writeln!(

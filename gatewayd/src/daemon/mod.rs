@@ -10,6 +10,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`config`] | the TOML configuration, its checks, the embedded defaults |
+//! | [`answer`] | what the gateway answers itself: `reject`, `no_pa_required`, pharmacy criteria; 837 claim rejects |
 //! | [`store`] | the SQLite schema, migrations and the queries the pipeline needs |
 //! | [`ingest`] | taking complete files from the inboxes into the store |
 //! | [`pipeline`] | from a stored file to acknowledgments and queue items |
@@ -28,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod answer;
 pub mod config;
 pub mod http;
 pub mod ingest;

@@ -199,11 +199,7 @@ pub fn decide(
         params![pa_id],
         |r| r.get(0),
     )?;
-    let name = format!(
-        "278-{}-{}-{ctl:09}.x12",
-        name_part(&isa13),
-        name_part(&bht03)
-    );
+    let name = response_name(&isa13, &bht03, ctl);
     let now = now_ms();
     tx.execute(
         "INSERT INTO acks (file_id, interchange_id, kind, partner, name, body)
@@ -255,6 +251,47 @@ fn response_interchange(
     control: u32,
 ) -> Result<(Vec<u8>, String, String), String> {
     let validator = crate::guides::validator();
+    let decisions = [EventDecision {
+        event: decision.clone(),
+        services: Vec::new(),
+    }];
+    let r = answer_item(item_x12, &validator, control, |set, tree, guide, who| {
+        respond(set, tree, guide, &x12_278::response(), &decisions, who)
+            .map(|body| (body, ()))
+            .map_err(|e| e.to_string())
+    })?;
+    Ok((r.body, r.isa13, r.bht03))
+}
+
+/// A 278 response built for a stored work item: the whole interchange, the request's
+/// ISA13 and BHT03, and what the builder returned besides the set.
+#[derive(Debug)]
+pub struct ItemResponse<T> {
+    /// The response interchange (ISA to IEA), addressed back to the submitter.
+    pub body: Vec<u8>,
+    /// The request's ISA13.
+    pub isa13: String,
+    /// The request's BHT03.
+    pub bht03: String,
+    /// What `build` returned with the set.
+    pub extra: T,
+}
+
+/// Reads a stored work item (an interchange of one 278 request), walks it with its
+/// guide and wraps the response set `build` writes (ST to SE) in an interchange and a
+/// group addressed back to the submitter, with interchange control number `control`.
+/// `build` gets the request set, its tree and guide, and the gateway as [`Responder`].
+pub fn answer_item<T>(
+    item_x12: &[u8],
+    validator: &x12_core::Validator,
+    control: u32,
+    build: impl FnOnce(
+        &x12_core::TransactionSet,
+        &LoopTree,
+        &x12_core::schema::Guide,
+        &Responder,
+    ) -> Result<(Vec<u8>, T), String>,
+) -> Result<ItemResponse<T>, String> {
     let mut tree = LoopTree::default();
     let mut set = None;
     let mut report = None;
@@ -279,13 +316,7 @@ fn response_interchange(
         trace_prefix: format!("NCX{control:09}"),
         rejections: Vec::new(),
     };
-    let decisions = [EventDecision {
-        event: decision.clone(),
-        services: Vec::new(),
-    }];
-    let response = x12_278::response();
-    let body =
-        respond(&set, &tree, guide, &response, &decisions, &who).map_err(|e| e.to_string())?;
+    let (body, extra) = build(&set, &tree, guide, &who)?;
     let env = AckEnvelope {
         control_number: control,
         date: now.yymmdd(),
@@ -332,7 +363,22 @@ fn response_interchange(
         .find(|s| s.segment.id() == b"BHT")
         .map(|s| lossy(s.segment.get(3)))
         .unwrap_or_default();
-    Ok((w.into_inner(), isa13, bht03))
+    Ok(ItemResponse {
+        body: w.into_inner(),
+        isa13,
+        bht03,
+        extra,
+    })
+}
+
+/// The outbox name of a 278 response: the request's ISA13 and BHT03 and the response's
+/// own interchange control number.
+pub fn response_name(isa13: &str, bht03: &str, control: u32) -> String {
+    format!(
+        "278-{}-{}-{control:09}.x12",
+        name_part(isa13),
+        name_part(bht03)
+    )
 }
 
 /// The PA index over the store: a follow-up quoting a certification number goes to
@@ -347,8 +393,10 @@ impl PaIndex for StorePaIndex<'_> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT vendor, pa_type FROM pa_status WHERE certification = ?1
-                 AND status IN ('approved', 'modified') ORDER BY id DESC LIMIT 1",
+                "SELECT vendor, pa_type FROM pa_status WHERE (certification = ?1
+                   AND status IN ('approved', 'modified'))
+                   OR id = (SELECT pa_id FROM pa_numbers WHERE number = ?1)
+                 ORDER BY id DESC LIMIT 1",
             )
             .ok()?;
         st.query_row(params![pa_number.trim()], |r| {
@@ -411,7 +459,8 @@ pub fn inquire(
     let mut st = conn.prepare(
         "SELECT id, bht03, trn, vendor, pa_type, status, certification, effective, expires,
             reason, message
-         FROM pa_status WHERE partner = ?1 AND (trn = ?2 OR bht03 = ?2 OR certification = ?2)
+         FROM pa_status WHERE partner = ?1 AND (trn = ?2 OR bht03 = ?2 OR certification = ?2
+            OR id IN (SELECT pa_id FROM pa_numbers WHERE number = ?2))
          ORDER BY id",
     )?;
     let rows = st.query_map(params![partner, number], |r| {

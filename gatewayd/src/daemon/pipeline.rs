@@ -8,13 +8,17 @@
 //!    partner may not use gets TA1 note 006;
 //! 2. every transaction set is validated against its guide and added to its group's
 //!    999; sets of a kind the partner may not send are rejected (IK502 1);
-//! 3. each accepted 278 request and 837 claim is routed into queue items;
+//! 3. each accepted 278 request and 837 claim is routed into queue items; what the
+//!    gateway answers itself (`reject`, `no_pa_required`, pharmacy by its criteria,
+//!    see [`super::answer`]) gets its 278 response and PA status instead of a queue
+//!    row (a pended pharmacy request gets both), an 837 claim on a `reject` route a
+//!    `claim_rejects` record;
 //! 4. one SQLite transaction records the interchange (state `acking`), its TA1 (when
-//!    due) and 999s (one per functional group, each its own interchange) and its queue
-//!    items (state `held`);
-//! 5. the acknowledgments are written to the partner's outbox (`*.part`, fsync,
-//!    rename), then one transaction marks them written, the interchange `done` and its
-//!    items `ready`.
+//!    due) and 999s (one per functional group, each its own interchange), the 278
+//!    responses of the gateway's own answers, and its queue items (state `held`);
+//! 5. the acknowledgments and responses are written to the partner's outbox (`*.part`,
+//!    fsync, rename), then one transaction marks them written, the interchange `done`
+//!    and its items `ready`.
 //!
 //! An interchange the TA1 rejects gets only its TA1, and nothing of it is routed. A
 //! file with no interchange, or over the limits, gets a rejection note in the outbox.
@@ -22,6 +26,7 @@
 //! interchanges already recorded are skipped, unwritten acknowledgments are written
 //! again under the same names, so the result is the same as without the crash.
 
+use super::answer::{self, Disposition};
 use super::config::{Config, Partner};
 use super::items::{self, Envelope, NewItem};
 use super::metrics::Metrics;
@@ -109,6 +114,7 @@ struct Tables {
     eligibility: Option<EligibilityFile>,
     providers: Option<crate::route::ProviderFile>,
     validator: Validator,
+    criteria: crate::pharmacy::Criteria,
 }
 
 /// One interchange being read. Unless it is skipped, a write transaction is open
@@ -130,6 +136,14 @@ struct Open {
     /// Queue rows kept so far, by vendor.
     routed: std::collections::BTreeMap<String, u64>,
     group_routed: std::collections::BTreeMap<String, u64>,
+    /// PA statuses of the current group answered without a queue row.
+    group_pas: Vec<i64>,
+    /// `claim_rejects` rows of the current group.
+    group_claims: Vec<i64>,
+    /// The gateway's own 278 responses of the current group: (name, body, status).
+    group_answers: Vec<(String, Vec<u8>, &'static str)>,
+    /// The responses of accepted groups, recorded after the 999s.
+    answers: Vec<(String, Vec<u8>, &'static str)>,
 }
 
 impl Pipeline {
@@ -153,6 +167,8 @@ impl Pipeline {
             ),
             None => None,
         };
+        let criteria = crate::pharmacy::Criteria::load_or_bundled(cfg.pharmacy_criteria.as_deref())
+            .map_err(|e| PipelineError::Config(e.to_string()))?;
         Ok(Pipeline {
             conn,
             cfg,
@@ -161,6 +177,7 @@ impl Pipeline {
                 eligibility,
                 providers,
                 validator: crate::guides::validator(),
+                criteria,
             }),
             metrics,
         })
@@ -417,10 +434,11 @@ impl Pipeline {
                         crate::route::route_set(&tables.router, &set, &tree, guide, &lookups);
                     let root = LoopRef::root(&set, &tree, guide);
                     let mut claims = x12_837::claims(root);
+                    let (isa06, isa13) = (ic.isa06.clone(), ic.isa13.clone());
                     let env = Envelope {
                         partner: &partner.id,
-                        isa06: &ic.isa06,
-                        isa13: &ic.isa13,
+                        isa06: &isa06,
+                        isa13: &isa13,
                     };
                     for r in &routings {
                         // route_set gives one routing per claim, in claim order
@@ -429,10 +447,11 @@ impl Pipeline {
                         } else {
                             claims.next().map(|c| c.node)
                         };
-                        for it in items::build(&set, &tree, r, claim, &env) {
-                            let row = insert_item(&self.conn, ic.id, &partner.id, &it)?;
-                            ic.group_rows.push(row);
-                            *ic.group_routed.entry(it.vendor).or_default() += 1;
+                        let built = items::build(&set, &tree, r, claim, &env);
+                        for (k, it) in built.into_iter().enumerate() {
+                            // 278 items come one per work item, in order
+                            let w = r.work_items.get(k);
+                            self.place_item(ic, &partner.id, tables, r, w, it)?;
                         }
                     }
                 }
@@ -447,15 +466,15 @@ impl Pipeline {
                         .unwrap_or_else(|| Ack999::new(report.header.as_deref()))
                         .finish(&report);
                     if ack.status == AckCode::Rejected {
-                        for row in ic.group_rows.drain(..) {
-                            delete_item(&self.conn, row)?;
-                        }
-                        ic.group_routed.clear();
+                        drop_group(&self.conn, ic)?;
                     } else {
                         ic.group_rows.clear();
+                        ic.group_pas.clear();
+                        ic.group_claims.clear();
                         for (v, n) in std::mem::take(&mut ic.group_routed) {
                             *ic.routed.entry(v).or_default() += n;
                         }
+                        ic.answers.append(&mut ic.group_answers);
                     }
                     let is_ack = report
                         .header
@@ -548,6 +567,10 @@ impl Pipeline {
             group_rows: Vec::new(),
             routed: Default::default(),
             group_routed: Default::default(),
+            group_pas: Vec::new(),
+            group_claims: Vec::new(),
+            group_answers: Vec::new(),
+            answers: Vec::new(),
         })
     }
 
@@ -557,9 +580,11 @@ impl Pipeline {
         &mut self,
         file: &FileRow,
         partner: &Partner,
-        ic: Open,
+        mut ic: Open,
         report: &InterchangeReport,
     ) -> Result<(), PipelineError> {
+        // a group left open (no GE) was never accepted
+        drop_group(&self.conn, &mut ic)?;
         let Open {
             seq,
             refused,
@@ -568,7 +593,7 @@ impl Pipeline {
             sets,
             groups,
             mut routed,
-            group_rows,
+            mut answers,
             ..
         } = ic;
         let ta1 = match refused {
@@ -594,26 +619,18 @@ impl Pipeline {
             None => Outcome::Partial,
         };
         let conn = &self.conn;
-        // a group left open (no GE) was never accepted
-        for row in group_rows {
-            delete_item(conn, row)?;
-        }
         if rejected {
-            conn.execute(
-                "DELETE FROM pa_history WHERE pa_id IN (SELECT p.id FROM pa_status p
-                   JOIN queue q ON q.id = p.queue_id WHERE q.interchange_id = ?1)",
-                params![interchange_id],
-            )?;
-            conn.execute(
-                "DELETE FROM pa_status WHERE queue_id IN
-                   (SELECT id FROM queue WHERE interchange_id = ?1)",
-                params![interchange_id],
-            )?;
-            conn.execute(
-                "DELETE FROM queue WHERE interchange_id = ?1",
-                params![interchange_id],
-            )?;
+            conn.execute_batch(&format!(
+                "DELETE FROM pa_numbers WHERE pa_id IN
+                   (SELECT id FROM pa_status WHERE interchange_id = {interchange_id});
+                 DELETE FROM pa_history WHERE pa_id IN
+                   (SELECT id FROM pa_status WHERE interchange_id = {interchange_id});
+                 DELETE FROM pa_status WHERE interchange_id = {interchange_id};
+                 DELETE FROM queue WHERE interchange_id = {interchange_id};
+                 DELETE FROM claim_rejects WHERE interchange_id = {interchange_id};"
+            ))?;
             routed.clear();
+            answers.clear();
         }
         let items: u64 = routed.values().sum();
         conn.execute(
@@ -656,10 +673,17 @@ impl Pipeline {
                 }
             }
         }
+        // the gateway's own 278 answers follow the 999 that accepted their requests
+        for (name, body, _) in &answers {
+            add_ack("278", name.clone(), body.clone())?;
+        }
         conn.execute_batch("COMMIT")?;
         self.metrics.interchange(outcome);
         for (v, n) in &routed {
             self.metrics.routed(v, *n);
+        }
+        for (_, _, status) in &answers {
+            self.metrics.answered(status);
         }
         tracing::info!(
             file = file.id,
@@ -678,11 +702,223 @@ impl Pipeline {
     }
 }
 
-/// Inserts one held queue item (and, for a 278 work item, its PA status).
-fn insert_item(
+impl Pipeline {
+    /// Puts one routed item where it belongs (see [`super::answer`]): answered at once,
+    /// recorded as a claim reject, or queued (a pended pharmacy request both answered
+    /// and queued). Inside the interchange's transaction.
+    fn place_item(
+        &self,
+        ic: &mut Open,
+        partner: &str,
+        tables: &Tables,
+        r: &crate::route::RequestRouting,
+        w: Option<&crate::route::WorkItem>,
+        mut it: NewItem,
+    ) -> Result<(), PipelineError> {
+        let conn = &self.conn;
+        let built = match (answer::disposition(&it), w) {
+            (Disposition::Immediate, Some(w)) => {
+                Some(answer::immediate(conn, &tables.validator, r, w, &it))
+            }
+            (Disposition::Pharmacy, _) => Some(answer::pharmacy(
+                conn,
+                &tables.validator,
+                &tables.criteria,
+                &it,
+            )),
+            (Disposition::ClaimReject, _) => {
+                let row = insert_claim_reject(conn, ic.id, partner, &it)?;
+                ic.group_claims.push(row);
+                return Ok(());
+            }
+            _ => None,
+        };
+        match built {
+            Some(Ok(a)) => {
+                let queue_id = if a.queue {
+                    if let (Some(obj), Some(outcome)) = (it.item.as_object_mut(), &a.outcome) {
+                        obj.insert("pharmacy".into(), outcome.clone());
+                    }
+                    let row = insert_queue_row(conn, ic.id, &it)?;
+                    ic.group_rows.push(row);
+                    *ic.group_routed.entry(it.vendor.clone()).or_default() += 1;
+                    Some(row)
+                } else {
+                    None
+                };
+                let pa = record_answer(conn, ic.id, partner, &it, &a, queue_id)?;
+                if queue_id.is_none() {
+                    ic.group_pas.push(pa);
+                }
+                ic.group_answers.push((a.name, a.body, a.status));
+                return Ok(());
+            }
+            Some(Err(e)) => {
+                // never lost: the vendor gets it, with the reason
+                tracing::warn!(
+                    partner = %partner,
+                    vendor = %it.vendor,
+                    pa_type = %it.pa_type,
+                    "the gateway's own answer could not be built; item queued to its vendor"
+                );
+                if let Some(obj) = it.item.as_object_mut() {
+                    obj.insert("answer_error".into(), e.into());
+                }
+            }
+            None => {}
+        }
+        let row = insert_queue_row(conn, ic.id, &it)?;
+        ic.group_rows.push(row);
+        *ic.group_routed.entry(it.vendor).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// Undoes what the current group of `ic` recorded (the group was rejected, or never
+/// closed): its queue rows, answered PA statuses, claim rejects and responses.
+fn drop_group(conn: &Connection, ic: &mut Open) -> Result<(), PipelineError> {
+    for row in ic.group_rows.drain(..) {
+        delete_item(conn, row)?;
+    }
+    for pa in ic.group_pas.drain(..) {
+        delete_pa(conn, pa)?;
+    }
+    for row in ic.group_claims.drain(..) {
+        conn.execute("DELETE FROM claim_rejects WHERE id = ?1", params![row])?;
+    }
+    ic.group_routed.clear();
+    ic.group_answers.clear();
+    Ok(())
+}
+
+/// Records an 837 claim a `reject` route keeps from every vendor.
+fn insert_claim_reject(
     conn: &Connection,
     interchange_id: i64,
     partner: &str,
+    it: &NewItem,
+) -> Result<i64, PipelineError> {
+    let rule = it.item["claim_route"]["rule"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let item = json_with_trace(&it.item, &it.trace);
+    conn.prepare_cached(
+        "INSERT INTO claim_rejects (interchange_id, partner, txn, set_control, claim_id, vendor,
+            pa_type, rule, item, state, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'recorded', ?10)",
+    )?
+    .execute(params![
+        interchange_id,
+        partner,
+        it.transaction,
+        it.set_control,
+        it.request_id,
+        it.vendor,
+        it.pa_type,
+        rule,
+        item.to_string(),
+        store::now_ms()
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn json_with_trace(item: &serde_json::Value, trace: &serde_json::Value) -> serde_json::Value {
+    let mut v = item.clone();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("trace".into(), trace.clone());
+    }
+    v
+}
+
+/// Records the PA status of an answered request (or, with `queue_id`, updates the one
+/// its queue row got), its history and the authorization numbers issued.
+fn record_answer(
+    conn: &Connection,
+    interchange_id: i64,
+    partner: &str,
+    it: &NewItem,
+    a: &answer::Answer,
+    queue_id: Option<i64>,
+) -> Result<i64, PipelineError> {
+    let now = store::now_ms();
+    let (bht03, trn) = it.pa.clone().unwrap_or_default();
+    let certification = a.numbers.first().cloned();
+    let (effective, expires) = a.period.clone().unzip();
+    let pa = match queue_id {
+        Some(q) => conn
+            .prepare_cached(
+                "UPDATE pa_status SET status = ?2, certification = ?3, effective = ?4,
+                    expires = ?5, message = ?6, updated_at = ?7
+                 WHERE queue_id = ?1 RETURNING id",
+            )?
+            .query_row(
+                params![
+                    q,
+                    a.status,
+                    certification,
+                    effective,
+                    expires,
+                    a.message,
+                    now
+                ],
+                |r| r.get(0),
+            )?,
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO pa_status (queue_id, interchange_id, partner, bht03, trn, vendor,
+                    pa_type, action, status, certification, effective, expires, message,
+                    updated_at, created_at)
+                 VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+            )?
+            .execute(params![
+                interchange_id,
+                partner,
+                bht03,
+                trn,
+                it.vendor,
+                it.pa_type,
+                it.action,
+                a.status,
+                certification,
+                effective,
+                expires,
+                a.message,
+                now
+            ])?;
+            conn.last_insert_rowid()
+        }
+    };
+    let mut detail = a.code.clone();
+    if a.numbers.is_empty() {
+        detail.push(' ');
+        detail.push_str(&it.vendor);
+    }
+    for n in &a.numbers {
+        detail.push_str(" certification ");
+        detail.push_str(n);
+        conn.prepare_cached("INSERT INTO pa_numbers (number, pa_id) VALUES (?1, ?2)")?
+            .execute(params![n, pa])?;
+    }
+    detail.push_str(" (answered by the gateway)");
+    conn.prepare_cached(
+        "INSERT INTO pa_history (pa_id, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![pa, now, a.status, detail])?;
+    Ok(pa)
+}
+
+fn delete_pa(conn: &Connection, pa: i64) -> Result<(), PipelineError> {
+    conn.execute("DELETE FROM pa_numbers WHERE pa_id = ?1", params![pa])?;
+    conn.execute("DELETE FROM pa_history WHERE pa_id = ?1", params![pa])?;
+    conn.execute("DELETE FROM pa_status WHERE id = ?1", params![pa])?;
+    Ok(())
+}
+
+/// Inserts one held queue item (and, for a 278 work item, its PA status `pending`).
+fn insert_queue_row(
+    conn: &Connection,
+    interchange_id: i64,
     it: &NewItem,
 ) -> Result<i64, PipelineError> {
     let now = store::now_ms();
@@ -707,11 +943,21 @@ fn insert_item(
     let id = conn.last_insert_rowid();
     if let Some((bht03, trn)) = &it.pa {
         conn.prepare_cached(
-            "INSERT INTO pa_status (queue_id, partner, bht03, trn, vendor, pa_type, status,
-                updated_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+            "INSERT INTO pa_status (queue_id, interchange_id, partner, bht03, trn, vendor,
+                pa_type, action, status, updated_at, created_at)
+             SELECT ?1, ?2, q.partner, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8
+             FROM interchanges q WHERE q.id = ?2",
         )?
-        .execute(params![id, partner, bht03, trn, it.vendor, it.pa_type, now])?;
+        .execute(params![
+            id,
+            interchange_id,
+            bht03,
+            trn,
+            it.vendor,
+            it.pa_type,
+            it.action,
+            now
+        ])?;
         let pa = conn.last_insert_rowid();
         conn.prepare_cached(
             "INSERT INTO pa_history (pa_id, at, event, detail) VALUES (?1, ?2, 'queued', ?3)",
@@ -722,6 +968,10 @@ fn insert_item(
 }
 
 fn delete_item(conn: &Connection, id: i64) -> Result<(), PipelineError> {
+    conn.execute(
+        "DELETE FROM pa_numbers WHERE pa_id IN (SELECT id FROM pa_status WHERE queue_id = ?1)",
+        params![id],
+    )?;
     conn.execute(
         "DELETE FROM pa_history WHERE pa_id IN (SELECT id FROM pa_status WHERE queue_id = ?1)",
         params![id],

@@ -6,9 +6,11 @@
 //! | `interchanges` | every interchange read: its file and position, ISA06/ISA13, outcome, state (`acking` until its acknowledgments are in the outbox, then `done`); UNIQUE(partner, ISA06, ISA13) over the interchanges that claimed the key |
 //! | `acks` | every outbox file (TA1, 999, rejection note): name, bytes, whether it is written |
 //! | `queue` | vendor queue items: vendor, PA type, X12, JSON, routing trace, state, attempts, `visible_at` |
-//! | `pa_status` | the status of each 278 work item (`pending` until its vendor decides), the decision (certification number, dates, reason, message) |
+//! | `pa_status` | the status of each 278 work item (`pending` until its vendor decides; or answered at once by the gateway: `rejected`, `no_pa_required`, `approved`/`pended` by the pharmacy criteria), the decision (certification number, dates, reason, message), its interchange and, when queued, its queue row |
 //! | `pa_history` | what happened to each PA request, in order |
-//! | `counters` | the acknowledgment interchange control number |
+//! | `pa_numbers` | every authorization number the gateway issued (pharmacy auto-approval), to its PA status |
+//! | `claim_rejects` | 837 claims a `reject` route keeps from every vendor, `recorded` until a 277CA answers them |
+//! | `counters` | the acknowledgment interchange control number, the pharmacy authorization sequence |
 //!
 //! Schema changes are numbered migrations; `PRAGMA user_version` holds how many ran.
 
@@ -131,6 +133,63 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT
     );
     CREATE INDEX pa_history_pa ON pa_history(pa_id);",
+    // 3: requests the gateway answers itself (reject, no PA required, pharmacy) have a
+    // PA status without a queue row, so pa_status is rebuilt with queue_id nullable and
+    // the interchange it came from; authorization numbers issued per service; 837
+    // claims a `reject` route keeps from every vendor (the record a 277CA answers from)
+    "CREATE TABLE pa_status_v3 (
+        id INTEGER PRIMARY KEY,
+        queue_id INTEGER UNIQUE REFERENCES queue(id),
+        interchange_id INTEGER REFERENCES interchanges(id),
+        partner TEXT NOT NULL,
+        bht03 TEXT NOT NULL,
+        trn TEXT,
+        vendor TEXT NOT NULL,
+        pa_type TEXT NOT NULL,
+        action TEXT NOT NULL DEFAULT 'route',
+        status TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        certification TEXT,
+        effective TEXT,
+        expires TEXT,
+        reason TEXT,
+        message TEXT,
+        created_at INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO pa_status_v3 (id, queue_id, interchange_id, partner, bht03, trn, vendor,
+        pa_type, action, status, updated_at, certification, effective, expires, reason,
+        message, created_at)
+      SELECT p.id, p.queue_id, q.interchange_id, p.partner, p.bht03, p.trn, p.vendor,
+        p.pa_type, COALESCE(q.action, 'route'), p.status, p.updated_at, p.certification,
+        p.effective, p.expires, p.reason, p.message, p.created_at
+      FROM pa_status p LEFT JOIN queue q ON q.id = p.queue_id;
+    DROP TABLE pa_status;
+    ALTER TABLE pa_status_v3 RENAME TO pa_status;
+    CREATE INDEX pa_status_trn ON pa_status(partner, trn);
+    CREATE INDEX pa_status_certification ON pa_status(certification);
+    CREATE INDEX pa_status_bht03 ON pa_status(partner, bht03);
+    CREATE INDEX pa_status_interchange ON pa_status(interchange_id);
+    CREATE TABLE pa_numbers (
+        number TEXT PRIMARY KEY,
+        pa_id INTEGER NOT NULL REFERENCES pa_status(id)
+    );
+    CREATE INDEX pa_numbers_pa ON pa_numbers(pa_id);
+    CREATE TABLE claim_rejects (
+        id INTEGER PRIMARY KEY,
+        interchange_id INTEGER NOT NULL REFERENCES interchanges(id),
+        partner TEXT NOT NULL,
+        txn TEXT NOT NULL,
+        set_control TEXT NOT NULL,
+        claim_id TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        pa_type TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        item TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'recorded' CHECK (state IN ('recorded', 'answered')),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX claim_rejects_interchange ON claim_rejects(interchange_id);
+    CREATE INDEX claim_rejects_state ON claim_rejects(state);",
 ];
 
 /// Milliseconds since 1970-01-01 UTC.
@@ -148,8 +207,11 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // migrations that rebuild a table run with foreign keys off (SQLite's documented
+    // procedure; the pragma cannot change inside a transaction), then they are on
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     migrate(&conn)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
@@ -416,6 +478,55 @@ pub fn queue_depths(conn: &Connection) -> Result<Vec<(String, String, i64)>, Sto
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn migration_3_keeps_pa_statuses() {
+        let dir = std::env::temp_dir().join(format!("gatewayd-store3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.sqlite");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..2] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "user_version", 2).unwrap();
+            c.execute_batch(
+                "INSERT INTO files VALUES (1, 'demo', 'a', 's', 'h', 1, 'p', 0, 'done', NULL);
+                 INSERT INTO interchanges VALUES (7, 1, 1, 'demo', 'S', '1', 'accepted', 1, 'done', 1, 1, 0);
+                 INSERT INTO queue (id, interchange_id, vendor, pa_type, action, txn, request_id,
+                    set_control, x12, item, trace, state, attempts, visible_at, created_at, updated_at)
+                   VALUES (3, 7, 'liberty', 'pcs', 'route', '278', 'B', '1', x'', '{}', '{}', 'ready', 0, 0, 0, 0);
+                 INSERT INTO pa_status (id, queue_id, partner, bht03, trn, vendor, pa_type, status,
+                    updated_at, certification) VALUES (5, 3, 'demo', 'B', 'T', 'liberty', 'pcs', 'approved', 0, 'C1');
+                 INSERT INTO pa_history (pa_id, at, event) VALUES (5, 0, 'queued');",
+            )
+            .unwrap();
+        }
+        let c = open(&path).unwrap();
+        let row: (i64, i64, String, String) = c
+            .query_row(
+                "SELECT queue_id, interchange_id, action, certification FROM pa_status WHERE id = 5",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (3, 7, "route".into(), "C1".into()));
+        let fk: i64 = c
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk, 0);
+        // answered requests need no queue row
+        c.execute(
+            "INSERT INTO pa_status (interchange_id, partner, bht03, vendor, pa_type, status, updated_at)
+             VALUES (7, 'demo', 'X', 'lme_mco', 'bh', 'rejected', 0)",
+            [],
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn migrates_once_and_refuses_newer() {

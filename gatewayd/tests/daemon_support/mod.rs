@@ -51,8 +51,17 @@ pub fn token(vendor: &str) -> String {
 
 /// The config text for a test daemon: `extra` is appended (partners, limits).
 pub fn config_text(dir: &Path, port: u16, extra: &str) -> String {
+    // top-level keys of `extra` (before its first table) go before the tables
+    let split = extra
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .chain([0])
+        .filter(|i| extra[*i..].starts_with('['))
+        .min()
+        .unwrap_or(extra.len());
+    let (top, extra) = extra.split_at(split);
     let mut s = format!(
-        "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        "data_dir = {:?}\n{top}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
         dir.join("var").display().to_string()
     );
     if !extra.contains("[limits]") {
@@ -368,6 +377,10 @@ pub struct Expected {
     pub acks999: usize,
     /// Queue items: (vendor, transaction, request id), sorted.
     pub items: Vec<(String, String, String)>,
+    /// The gateway's own 278 responses: (status, request id), sorted.
+    pub responses: Vec<(String, String)>,
+    /// 837 claims kept from every vendor by a `reject` route.
+    pub claim_rejects: usize,
 }
 
 pub fn expect(data: &[u8]) -> Expected {
@@ -389,22 +402,59 @@ pub fn expect(data: &[u8]) -> Expected {
     }
     if accepted {
         let router = gatewayd::route::Router::bundled().unwrap();
-        let sets = gatewayd::route::route_file(&router, data, &gatewayd::route::Lookups::default())
-            .unwrap();
-        for s in sets.iter().filter(|s| s.errors == 0) {
-            for r in &s.requests {
+        let criteria = gatewayd::pharmacy::Criteria::bundled().unwrap();
+        let lookups = gatewayd::route::Lookups::default();
+        let mut tree = x12_core::schema::LoopTree::default();
+        for item in x12_core::Reader::new(data) {
+            let x12_core::Item::Transaction(set) = item.unwrap() else {
+                continue;
+            };
+            let (guide, issues) = validator.check_set(&set, &mut tree);
+            let Some(guide) = guide else { continue };
+            if issues.iter().any(|i| i.is_error()) {
+                continue;
+            }
+            let root = x12_core::schema::LoopRef::root(&set, &tree, guide);
+            let pharmacy: Vec<bool> = if guide.id == "278REQ" {
+                gatewayd::pharmacy::decide(&criteria, root)
+                    .iter()
+                    .map(|o| o.is_met())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let routings = gatewayd::route::route_set(&router, &set, &tree, guide, &lookups);
+            for (event, r) in routings.iter().enumerate() {
+                let txn = r.transaction.name().to_string();
                 for w in &r.work_items {
-                    e.items
-                        .push((w.vendor.clone(), r.transaction.name().into(), r.id.clone()));
+                    match (w.action.name(), w.vendor.as_str(), w.pa_type.as_str()) {
+                        ("reject", ..) => e.responses.push(("rejected".into(), r.id.clone())),
+                        ("no_pa_required", ..) => {
+                            e.responses.push(("no_pa_required".into(), r.id.clone()))
+                        }
+                        ("route", "csra", "pharmacy") => {
+                            if pharmacy.get(event).copied().unwrap_or(false) {
+                                e.responses.push(("approved".into(), r.id.clone()));
+                            } else {
+                                e.responses.push(("pended".into(), r.id.clone()));
+                                e.items.push((w.vendor.clone(), txn.clone(), r.id.clone()));
+                            }
+                        }
+                        _ => e.items.push((w.vendor.clone(), txn.clone(), r.id.clone())),
+                    }
                 }
                 if let Some(c) = &r.claim_route {
-                    e.items
-                        .push((c.vendor.clone(), r.transaction.name().into(), r.id.clone()));
+                    if c.action.name() == "reject" {
+                        e.claim_rejects += 1;
+                    } else {
+                        e.items.push((c.vendor.clone(), txn.clone(), r.id.clone()));
+                    }
                 }
             }
         }
     }
     e.items.sort();
+    e.responses.sort();
     e
 }
 
