@@ -1,4 +1,6 @@
-//! The `gatewayd` daemon binary: `gatewayd [serve] [--config PATH]`.
+//! The `gatewayd` daemon binary: `gatewayd [serve] [--config PATH]`, and
+//! `gatewayd sftp-setup [--config PATH] [--root /srv/sftp]` to print the OpenSSH setup
+//! of the partners' chrooted SFTP users.
 //!
 //! With no config file it runs on the embedded defaults (data dir `./var`, partner
 //! `demo` with `./var/partners/demo/{inbox,outbox}`, the bundled contractor table,
@@ -26,6 +28,26 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Print the OpenSSH setup for the configured partners: sshd_config `Match User`
+    /// blocks (chroot, internal-sftp, no forwarding), the commands that create users,
+    /// folders and key files, and the inbox/outbox keys for the config. Changes nothing.
+    SftpSetup {
+        /// The configuration file (default: the embedded defaults).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// The folder holding one chroot per partner.
+        #[arg(long, value_name = "DIR", default_value = "/srv/sftp")]
+        root: PathBuf,
+        /// The folder of the partners' authorized keys files (one per partner id).
+        #[arg(long, value_name = "DIR", default_value = "/etc/ssh/authorized_keys")]
+        keys_dir: PathBuf,
+        /// The user gatewayd runs as (added to each partner's group).
+        #[arg(long, value_name = "USER", default_value = "gatewayd")]
+        service_user: String,
+        /// What to print: all, sshd (the sshd_config lines) or commands.
+        #[arg(long, value_name = "PART", default_value = "all")]
+        print: String,
+    },
 }
 
 fn main() {
@@ -37,19 +59,56 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    let config = match cli.command {
-        None | Some(Command::Serve { config: None }) => {
-            gatewayd::daemon::config::Config::embedded()
-        }
-        Some(Command::Serve { config: Some(path) }) => {
-            gatewayd::daemon::config::Config::load(&path)
+    let load = |path: Option<PathBuf>| {
+        let config = match path {
+            None => gatewayd::daemon::config::Config::embedded(),
+            Some(path) => gatewayd::daemon::config::Config::load(&path),
+        };
+        match config {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("gatewayd: {e}");
+                std::process::exit(2);
+            }
         }
     };
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("gatewayd: {e}");
-            std::process::exit(2);
+    let config = match cli.command {
+        None => load(None),
+        Some(Command::Serve { config }) => load(config),
+        Some(Command::SftpSetup {
+            config,
+            root,
+            keys_dir,
+            service_user,
+            print,
+        }) => {
+            use gatewayd::daemon::sftp;
+            let part = match print.as_str() {
+                "all" => sftp::Part::All,
+                "sshd" => sftp::Part::Sshd,
+                "commands" => sftp::Part::Commands,
+                other => {
+                    eprintln!("gatewayd: --print {other}: expected all, sshd or commands");
+                    std::process::exit(2);
+                }
+            };
+            let ok_user = !service_user.is_empty()
+                && service_user
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok_user || !root.is_absolute() || !keys_dir.is_absolute() {
+                eprintln!(
+                    "gatewayd: --root and --keys-dir must be absolute paths and --service-user a user name"
+                );
+                std::process::exit(2);
+            }
+            let opts = sftp::SetupOptions {
+                root,
+                keys_dir,
+                service_user,
+            };
+            print!("{}", sftp::setup(&load(config), &opts, part));
+            return;
         }
     };
     match gatewayd::daemon::run(config) {

@@ -20,6 +20,7 @@
 //! | [`pa`] | vendor decisions, 278 responses, the PA index, PA inquiry |
 //! | [`http`] | the HTTP API (axum) |
 //! | [`metrics`] | Prometheus counters |
+//! | [`sftp`] | `gatewayd sftp-setup`: sshd `Match` blocks and commands for chrooted partner users |
 //!
 //! One thread runs the pipeline (inbox events from `notify` plus a periodic rescan);
 //! a tokio runtime serves HTTP. SIGTERM (or Ctrl-C) stops taking files, lets the file
@@ -39,6 +40,7 @@ pub mod outbox;
 pub mod pa;
 pub mod pipeline;
 pub mod queue;
+pub mod sftp;
 pub mod store;
 
 use config::Config;
