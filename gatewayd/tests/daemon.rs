@@ -938,3 +938,104 @@ fn answers_without_a_vendor() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sparse_2gb_file_and_path_tricks_in_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp_dir("names");
+    // the default size limit (256 MiB)
+    let d = Daemon::start(&dir, "");
+    let inbox = d.inbox("demo");
+    let valid = std::fs::read(repo().join("fixtures/valid/837p-minimal.x12")).unwrap();
+
+    // 2 GB, sparse: no disk used, and gatewayd must not read it to refuse it
+    let part = inbox.join("huge.x12.part");
+    std::fs::File::create(&part)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let started = std::time::Instant::now();
+    std::fs::rename(&part, inbox.join("huge.x12")).unwrap();
+    d.wait_files(1);
+    let took = started.elapsed();
+    let out = outbox_files(&d.outbox("demo"));
+    let note = out
+        .iter()
+        .find(|(k, _)| k.starts_with("REJECTED-") && k.ends_with("huge.x12.txt"))
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_else(|| panic!("{:?}", out.keys()));
+    assert!(
+        note.contains("larger than the limit of 268435456 bytes (2147483648 bytes)"),
+        "{note}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(!inbox.join("huge.x12").exists(), "removed from the inbox");
+    let stored: u64 = std::fs::read_dir(dir.join("var/files"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum();
+    assert_eq!(stored, 0, "no copy of an oversized file");
+
+    // names: a newline, bytes that are not UTF-8, a leading dash, dots, and the longest
+    // name the file system takes (255 bytes). `/` cannot be in a name in a folder, and
+    // an upload over HTTP never uses the client's name; what the partner sees back is
+    // always a plain, short name in its own outbox
+    let long = format!("{}.x12", "a".repeat(251));
+    let names: Vec<(std::ffi::OsString, Vec<u8>)> = vec![
+        ("evil\nname.x12".into(), b"not X12\n".to_vec()),
+        (
+            std::ffi::OsStr::from_bytes(b"\xff\xfe..x12").to_os_string(),
+            b"garbage".to_vec(),
+        ),
+        ("-rf *.x12".into(), b"garbage".to_vec()),
+        ("name .. ...x12".into(), b"garbage".to_vec()),
+        (long.clone().into(), renumber(&valid, 9901)),
+    ];
+    for (name, data) in &names {
+        let part = inbox.join(format!("p{}.part", names.len()));
+        std::fs::write(&part, data).unwrap();
+        std::fs::rename(&part, inbox.join(name)).unwrap();
+    }
+    d.wait_files(1 + names.len() as i64);
+    let out = outbox_files(&d.outbox("demo"));
+    for k in out.keys() {
+        assert!(
+            k.len() <= 120
+                && !k.starts_with('.')
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            "outbox name {k:?}"
+        );
+    }
+    assert_eq!(
+        out.keys().filter(|k| k.starts_with("REJECTED-")).count(),
+        5,
+        "{:?}",
+        out.keys()
+    );
+    assert!(
+        out.keys().any(|k| k.ends_with("-evil_name.x12.txt")),
+        "{:?}",
+        out.keys()
+    );
+    // the long name was taken like any file
+    assert!(
+        out.keys().any(|k| k.starts_with("999-000009901-")),
+        "{:?}",
+        out.keys()
+    );
+    // nothing was written beside the outbox, and the inbox is empty
+    let partner_dir: Vec<String> = std::fs::read_dir(dir.join("var/partners/demo"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut partner_dir = partner_dir;
+    partner_dir.sort();
+    assert_eq!(partner_dir, ["inbox", "outbox"]);
+    assert!(std::fs::read_dir(&inbox).unwrap().next().is_none());
+    // and it keeps serving
+    assert_eq!(d.get_text("/healthz").0, 200);
+    assert_eq!(d.lease_all("csra").len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
