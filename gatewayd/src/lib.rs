@@ -7,6 +7,8 @@
 //! The command implementations live in [`cli`]; the binaries in `src/bin` only parse
 //! arguments and call them.
 
+#[warn(missing_docs)]
+pub mod attachments;
 pub mod cli;
 pub mod clock;
 pub mod daemon;

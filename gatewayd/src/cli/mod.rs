@@ -4,6 +4,7 @@
 //! errors, 2 for usage and I/O errors.
 
 pub mod ack;
+pub mod cover;
 pub mod input;
 pub mod json;
 pub mod pharmacy;
@@ -109,6 +110,11 @@ pub enum Command {
     /// certified (A1, with an authorization number) or pended for CSRA review (A4, with
     /// the failed criteria), and the 278 response. Numbers are a dry run.
     Pharmacy(pharmacy::Args),
+    /// Write a fax/mail cover sheet PDF for every attachment that 278 requests and 837
+    /// claims send on paper (PWK02 FX or BM): item number, attachment control number
+    /// (also as a Code 128 barcode), report type, and the reviewing vendor's fax number
+    /// and mailing address from the contractor table.
+    CoverSheets(cover::Args),
     /// Print the TA1 acknowledgment interchange for each interchange in a file.
     Ta1 {
         /// File to acknowledge; `-` reads standard input.
@@ -151,6 +157,7 @@ pub fn run(cli: Cli) -> i32 {
             reference,
         } => route::run(&files, format, &reference, &mut out),
         Command::Pharmacy(args) => pharmacy::run(&args, &mut out),
+        Command::CoverSheets(args) => cover::run(&args, &mut out),
         Command::Ack {
             file,
             control_number,
