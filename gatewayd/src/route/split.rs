@@ -76,40 +76,60 @@ fn is_hl_level(l: &LoopRef<'_>) -> bool {
 
 /// The segment spans of a 2000E's context: every segment whose nearest HL-level loop is
 /// the event or one of its HL ancestors, plus the set's own segments (ST, BHT, SE).
+///
+/// Walks only the loops of the event's HL chain (and the root): for each, its segment
+/// range less the subtrees of the HL levels below it, stepping over each such subtree
+/// at once (the tree is in pre-order). So an event costs its chain's own segments and
+/// child levels, never a pass over the whole set, and a set of many events stays
+/// linear in its events instead of quadratic.
 pub fn context_spans(event: LoopRef<'_>) -> Vec<SegmentSpan> {
-    let mut keep: Vec<u32> = Vec::new();
+    let tree = event.tree;
+    let mut owners: Vec<u32> = vec![0];
     let mut cur = Some(event);
     while let Some(l) = cur {
-        if is_hl_level(&l) {
-            keep.push(l.node);
+        if l.node != 0 && is_hl_level(&l) {
+            owners.push(l.node);
         }
         cur = l.parent();
     }
-    let tree = event.tree;
     let mut spans: Vec<SegmentSpan> = Vec::new();
-    for (i, slot) in tree.segments.iter().enumerate() {
-        let mut node = LoopRef {
-            node: slot.node,
-            ..event
+    for owner in owners {
+        let Some(n) = tree.nodes.get(owner as usize) else {
+            continue;
         };
-        let owner = loop {
-            if node.node == 0 || is_hl_level(&node) {
-                break node.node;
-            }
-            match node.parent() {
-                Some(p) => node = p,
-                None => break 0,
-            }
-        };
-        if owner == 0 || keep.contains(&owner) {
-            let i = i as u32;
-            match spans.last_mut() {
-                Some(last) if last.1 == i => last.1 = i + 1,
-                _ => spans.push((i, i + 1)),
+        let mut pos = n.first_segment;
+        let mut next = owner + 1;
+        while next < n.subtree_end {
+            let Some(child) = tree.nodes.get(next as usize) else {
+                break;
+            };
+            if is_hl_level(&LoopRef {
+                node: next,
+                ..event
+            }) {
+                // an HL level below the owner: its segments are its own context
+                if child.first_segment > pos {
+                    spans.push((pos, child.first_segment));
+                }
+                pos = pos.max(child.end_segment);
+                next = child.subtree_end.max(next + 1);
+            } else {
+                next += 1;
             }
         }
+        if n.end_segment > pos {
+            spans.push((pos, n.end_segment));
+        }
     }
-    spans
+    spans.sort_unstable();
+    let mut merged: Vec<SegmentSpan> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if last.1 >= a => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
 }
 
 fn is_default(d: &Decision) -> bool {
@@ -234,4 +254,126 @@ pub fn claim_queue(routed: &Routed) -> Option<ClaimRoute> {
         .filter(|l| !l.decision.rule.is_empty())
         .min_by_key(|l| l.decision.priority)
         .map(|l| route(&l.decision, Some(l.line.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x12_core::{Item, Reader};
+
+    /// The first version: a pass over every segment of the set per event.
+    fn context_spans_by_segment(event: LoopRef<'_>) -> Vec<SegmentSpan> {
+        let mut keep: Vec<u32> = Vec::new();
+        let mut cur = Some(event);
+        while let Some(l) = cur {
+            if is_hl_level(&l) {
+                keep.push(l.node);
+            }
+            cur = l.parent();
+        }
+        let tree = event.tree;
+        let mut spans: Vec<SegmentSpan> = Vec::new();
+        for (i, slot) in tree.segments.iter().enumerate() {
+            let mut node = LoopRef {
+                node: slot.node,
+                ..event
+            };
+            let owner = loop {
+                if node.node == 0 || is_hl_level(&node) {
+                    break node.node;
+                }
+                match node.parent() {
+                    Some(p) => node = p,
+                    None => break 0,
+                }
+            };
+            if owner == 0 || keep.contains(&owner) {
+                let i = i as u32;
+                match spans.last_mut() {
+                    Some(last) if last.1 == i => last.1 = i + 1,
+                    _ => spans.push((i, i + 1)),
+                }
+            }
+        }
+        spans
+    }
+
+    fn check(data: &[u8]) -> usize {
+        let validator = crate::guides::validator();
+        let mut tree = x12_core::schema::LoopTree::default();
+        let mut events = 0;
+        for item in Reader::new(data) {
+            let Ok(Item::Transaction(set)) = item else {
+                continue;
+            };
+            let (Some(guide), _) = validator.check_set(&set, &mut tree) else {
+                continue;
+            };
+            if guide.id != "278REQ" {
+                continue;
+            }
+            let root = LoopRef::root(&set, &tree, guide);
+            for event in x12_278::events(root) {
+                assert_eq!(
+                    context_spans(event.node),
+                    context_spans_by_segment(event.node)
+                );
+                events += 1;
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn same_spans_as_a_pass_over_every_segment() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut events = 0;
+        for d in ["fixtures/valid/278", "fixtures/routing", "fixtures/invalid"] {
+            let Ok(rd) = std::fs::read_dir(root.join(d)) else {
+                continue;
+            };
+            for e in rd.filter_map(Result::ok) {
+                if e.path().extension().is_some_and(|x| x == "x12") {
+                    events += check(&std::fs::read(e.path()).unwrap());
+                }
+            }
+        }
+        assert!(events >= 20, "{events}");
+        // many subscribers and events in one set
+        let one =
+            std::fs::read_to_string(root.join("fixtures/routing/ex02-split-dme-therapies.x12"))
+                .unwrap();
+        let segs: Vec<&str> = one
+            .split('~')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let start = segs.iter().position(|s| s.starts_with("HL*3*")).unwrap();
+        let end = segs.iter().position(|s| s.starts_with("SE*")).unwrap();
+        let mut many: String = segs[..start].iter().map(|s| format!("{s}~\n")).collect();
+        for k in 0..200u32 {
+            // a copy of the subscriber, event and services, HL01/HL02 moved by 10k
+            for seg in &segs[start..end] {
+                match seg.strip_prefix("HL*") {
+                    Some(rest) => {
+                        let f: Vec<&str> = rest.split('*').collect();
+                        let shift = |v: &str| match v.parse::<u32>() {
+                            Ok(n) if n >= 3 => (n + 10 * k).to_string(),
+                            _ => v.to_string(),
+                        };
+                        many.push_str(&format!(
+                            "HL*{}*{}*{}~\n",
+                            shift(f[0]),
+                            shift(f[1]),
+                            f[2..].join("*")
+                        ));
+                    }
+                    None => many.push_str(&format!("{seg}~\n")),
+                }
+            }
+        }
+        let tail: String = segs[end..].iter().map(|s| format!("{s}~\n")).collect();
+        many.push_str(&tail);
+        assert!(check(many.as_bytes()) >= 200);
+    }
 }
