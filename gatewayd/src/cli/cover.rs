@@ -2,7 +2,8 @@
 //! paper (PWK02 = `FX` or `BM`) by the 278 requests and 837 claims of a file.
 //!
 //! Each transaction set is validated and routed with the contractor table (the bundled
-//! one unless `--contractors` names another) to find the vendor that reviews the item;
+//! one unless `--contractors` names another; benefit plans from `--eligibility` when
+//! given) to find the vendor that reviews the item;
 //! each sheet is written to `--out` (default: the current directory) as
 //! `<control number>.pdf` (sanitized; `-<vendor>` added when an event-level attachment
 //! goes to several vendors, `-2`, `-3`... when a name is already taken in this run).
@@ -15,7 +16,7 @@
 
 use super::input::Input;
 use crate::attachments::{cover_sheets, file_name, references, CoverSheet};
-use crate::route::{route_set, Lookups, Router};
+use crate::route::{route_set, Lookups, NoEligibility, NoPaIndex, Router};
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,10 @@ pub struct Args {
     /// A contractor table (TOML) replacing the bundled one.
     #[arg(long)]
     pub contractors: Option<PathBuf>,
+    /// A member eligibility file (CSV: member_id,benefit_plan,from,to,dob): without it
+    /// every benefit plan is unknown, as in `x12 route`.
+    #[arg(long)]
+    pub eligibility: Option<PathBuf>,
 }
 
 /// A name not yet used in this run: `stem.pdf`, else `stem-2.pdf`, `stem-3.pdf`...
@@ -58,9 +63,10 @@ fn write_sheet(dir: &Path, name: &str, sheet: &CoverSheet) -> Result<PathBuf, St
 pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
     let opts = super::route::Options {
         contractors: args.contractors.clone(),
-        ..Default::default()
+        eligibility: args.eligibility.clone(),
+        providers: None,
     };
-    let (router, _, _) = match super::route::load(&opts) {
+    let (router, eligibility, _) = match super::route::load(&opts) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("x12 cover-sheets: {e}");
@@ -76,12 +82,21 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
         Err(c) => return c,
     };
     let mut code = 0;
-    let result = sheets(&router, source, args, out, &mut code);
+    let lookups = Lookups {
+        eligibility: match &eligibility {
+            Some(e) => e,
+            None => &NoEligibility,
+        },
+        pa_index: &NoPaIndex,
+        providers: None,
+    };
+    let result = sheets(&router, &lookups, source, args, out, &mut code);
     super::input::finish(&args.file, result, code)
 }
 
 fn sheets(
     router: &Router,
+    lookups: &Lookups<'_>,
     source: impl std::io::Read,
     args: &Args,
     out: &mut dyn Write,
@@ -108,7 +123,7 @@ fn sheets(
         if paper.is_empty() {
             continue;
         }
-        let routing = route_set(router, &set, &tree, guide, &Lookups::default());
+        let routing = route_set(router, &set, &tree, guide, lookups);
         for r in paper {
             let place = format!(
                 "{file}: ST02={st02} {} {} {}{} PWK*{}*{} {}",
