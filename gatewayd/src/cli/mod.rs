@@ -37,7 +37,8 @@ pub enum Format {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check files: delimiters, envelopes (ISA/IEA, GS/GE, ST/SE), counts and control numbers.
+    /// Check files: envelopes (ISA/IEA, GS/GE, ST/SE), the guide tables (SNIP 1-2) and the
+    /// guides' rules (SNIP 3-5); with a provider file, the provider checks (SNIP 7).
     Validate {
         /// Files to check; `-` reads standard input.
         #[arg(required = true)]
