@@ -16,7 +16,18 @@ struct Spot<'a> {
     repetition: Option<u16>,
 }
 
-impl Spot<'_> {
+impl<'a> Spot<'a> {
+    /// Element `position` of the segment (no component, no repetition).
+    fn element(sd: &'a SegmentDef, ctx: &'a Ctx<'a>, position: u16) -> Self {
+        Spot {
+            sd,
+            ctx,
+            position,
+            component: None,
+            repetition: None,
+        }
+    }
+
     fn name(&self) -> String {
         let mut s = format!("{}{:02}", self.sd.id, self.position);
         if let Some(c) = self.component {
@@ -184,13 +195,7 @@ fn too_many(
     ctx: &Ctx<'_>,
     issues: &mut Vec<Issue>,
 ) {
-    let spot = Spot {
-        sd,
-        ctx,
-        position: pos as u16,
-        component: None,
-        repetition: None,
-    };
+    let spot = Spot::element(sd, ctx, pos as u16);
     let def = ElementDef {
         position: pos.min(usize::from(u8::MAX)) as u8,
         reference: String::new(),
@@ -230,13 +235,7 @@ fn not_used(
     ctx: &Ctx<'_>,
     issues: &mut Vec<Issue>,
 ) {
-    let spot = Spot {
-        sd,
-        ctx,
-        position: pos as u16,
-        component: None,
-        repetition: None,
-    };
+    let spot = Spot::element(sd, ctx, pos as u16);
     spot.push(
         issues,
         def,
@@ -256,13 +255,7 @@ fn missing(sd: &SegmentDef, def: &ElementDef, ctx: &Ctx<'_>, issues: &mut Vec<Is
     if def.usage != Usage::Required {
         return;
     }
-    let spot = Spot {
-        sd,
-        ctx,
-        position: u16::from(def.position),
-        component: None,
-        repetition: None,
-    };
+    let spot = Spot::element(sd, ctx, u16::from(def.position));
     spot.push(
         issues,
         def,
@@ -302,24 +295,12 @@ fn check_element(
         if value_ok(def, el.as_bytes()) {
             return;
         }
-        let spot = Spot {
-            sd,
-            ctx,
-            position: pos,
-            component: None,
-            repetition: None,
-        };
+        let spot = Spot::element(sd, ctx, pos);
         check_value(def, el.as_bytes(), &spot, issues);
         return;
     }
     if reps > usize::from(def.repeat) {
-        let spot = Spot {
-            sd,
-            ctx,
-            position: pos,
-            component: None,
-            repetition: None,
-        };
+        let spot = Spot::element(sd, ctx, pos);
         spot.push(
             issues,
             def,
@@ -742,13 +723,7 @@ fn check_rule(
     let Some(def) = sd.element(usize::from(at)) else {
         return;
     };
-    let spot = Spot {
-        sd,
-        ctx,
-        position: u16::from(at),
-        component: None,
-        repetition: None,
-    };
+    let spot = Spot::element(sd, ctx, u16::from(at));
     let list: Vec<String> = ps.iter().map(|p| format!("{}{p:02}", sd.id)).collect();
     let what = match rule.kind {
         RuleKind::Paired => "must all be present or all absent",
@@ -801,13 +776,7 @@ fn check_period(
             _ => true,
         };
         if !ok {
-            let spot = Spot {
-                sd,
-                ctx,
-                position: u16::from(def.position),
-                component: None,
-                repetition: None,
-            };
+            let spot = Spot::element(sd, ctx, u16::from(def.position));
             spot.push(
                 issues,
                 def,
