@@ -57,9 +57,11 @@ fn fixtures_flow_to_outbox_and_vendor_queues() {
     let mut expected_items = Vec::new();
     let mut expected_responses = Vec::new();
     let (mut ta1, mut n999, mut interchanges, mut claim_rejects) = (0, 0, 0, 0);
+    let mut n277 = 0;
     for (name, data) in &files {
         let e = expect(data);
         ta1 += e.ta1;
+        n277 += e.acks277;
         n999 += e.acks999;
         interchanges += e.interchanges;
         claim_rejects += e.claim_rejects;
@@ -83,11 +85,27 @@ fn fixtures_flow_to_outbox_and_vendor_queues() {
     assert_eq!(ta1s.len(), ta1, "{:?}", out.keys());
     assert_eq!(acks.len(), n999, "{:?}", out.keys());
     assert!(
-        out.keys()
-            .all(|k| k.starts_with("TA1-") || k.starts_with("999-") || k.starts_with("278-")),
+        out.keys().all(|k| k.starts_with("TA1-")
+            || k.starts_with("999-")
+            || k.starts_with("278-")
+            || k.starts_with("277CA-")
+            || k.starts_with("COVER-")),
         "{:?}",
         out.keys()
     );
+    // one 277CA per accepted 837 set, each valid under the 277CA table
+    let acks277: Vec<_> = out
+        .iter()
+        .filter(|(k, _)| k.starts_with("277CA-"))
+        .collect();
+    assert!(n277 >= 4, "{n277}");
+    assert_eq!(acks277.len(), n277, "{:?}", out.keys());
+    let mut per_set = std::collections::BTreeSet::new();
+    for (name, body) in &acks277 {
+        check_277ca(name, body);
+        let key: Vec<&str> = name.split('-').take(4).collect();
+        assert!(per_set.insert(key), "two 277CAs for one set: {name}");
+    }
     // the gateway's own answers (no PA required, pharmacy; the plan gates that reject
     // need an eligibility file, see `answers_without_a_vendor`): one 278 response each, valid under the response guide, with the HCR01 its status calls for
     expected_responses.sort();
@@ -238,6 +256,131 @@ fn fixtures_flow_to_outbox_and_vendor_queues() {
             "{v}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_837_gets_its_999_then_a_277ca_with_payer_claim_numbers() {
+    let dir = temp_dir("ca277");
+    let d = Daemon::start(&dir, "");
+    let mut o = fixtures::generate::Options::new(fixtures::generate::Kind::Professional837, 4_000)
+        .with_seed(11);
+    o.claims_per_set = 3;
+    o.sets_per_group = 2;
+    let data = renumber(&fixtures::generate::generate_to_vec(&o), 700_000);
+    let e = expect(&data);
+    assert!(e.acks277 >= 2, "{e:?}");
+    drop_file(&d.inbox("demo"), "claims.x12", &data);
+    d.wait_files(1);
+    let out = outbox_files(&d.outbox("demo"));
+    let n999 = out.keys().filter(|k| k.starts_with("999-")).count();
+    assert_eq!(n999, e.acks999);
+    let acks: Vec<_> = out
+        .iter()
+        .filter(|(k, _)| k.starts_with("277CA-"))
+        .collect();
+    assert_eq!(acks.len(), e.acks277, "{:?}", out.keys());
+    // written after the 999: its interchange control number is higher
+    let ctl = |k: &str| -> u32 {
+        k.trim_end_matches(".x12")
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let max999 = out
+        .keys()
+        .filter(|k| k.starts_with("999-"))
+        .map(|k| ctl(k))
+        .max()
+        .unwrap();
+    let mut numbers = Vec::new();
+    let clms = segments_of(&data)
+        .iter()
+        .filter(|s| s.starts_with("CLM*"))
+        .count();
+    let mut answered = 0;
+    for (name, body) in &acks {
+        assert!(name.starts_with("277CA-000700000-"), "{name}");
+        assert!(ctl(name) > max999, "{name}");
+        let segs = check_277ca(name, body);
+        for s in &segs {
+            if s.starts_with("STC*A2:20*") || s.starts_with("STC*A2>20*") {
+                answered += 1;
+            }
+            if let Some(n) = s.strip_prefix("REF*1K*") {
+                numbers.push(n.to_string());
+            }
+        }
+    }
+    // every claim accepted, each with its own payer claim control number
+    assert_eq!(answered, clms);
+    assert_eq!(numbers.len(), clms);
+    let distinct: std::collections::BTreeSet<_> = numbers.iter().collect();
+    assert_eq!(distinct.len(), clms, "{numbers:?}");
+    // the numbers survive a restart: the next file's claims get new ones
+    let mut d = d;
+    assert!(d.sigterm().success());
+    let d = Daemon::start(&dir, "");
+    let data2 = renumber(&data, 700_100);
+    drop_file(&d.inbox("demo"), "claims2.x12", &data2);
+    d.wait_files(2);
+    let out = outbox_files(&d.outbox("demo"));
+    let mut again = Vec::new();
+    for (name, body) in out
+        .iter()
+        .filter(|(k, _)| k.starts_with("277CA-000700100-"))
+    {
+        for s in check_277ca(name, body) {
+            if let Some(n) = s.strip_prefix("REF*1K*") {
+                again.push(n.to_string());
+            }
+        }
+    }
+    assert_eq!(again.len(), clms);
+    assert!(again.iter().all(|n| !numbers.contains(n)), "{again:?}");
+    let answered: i64 = d
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM claim_rejects WHERE state = 'recorded'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(answered, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn provider_findings_reject_the_claim_in_the_277ca() {
+    let dir = temp_dir("ca277snip7");
+    let providers = repo().join("fixtures/routing/providers.csv");
+    let d = Daemon::start(
+        &dir,
+        &format!("provider_file = {:?}\n", providers.display().to_string()),
+    );
+    let data = renumber(
+        &std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap(),
+        710_000,
+    );
+    drop_file(&d.inbox("demo"), "two.x12", &data);
+    d.wait_files(1);
+    let out = outbox_files(&d.outbox("demo"));
+    // the 999 accepts the set (the guide finds nothing); the 277CA rejects one claim
+    let ack999 = out.iter().find(|(k, _)| k.starts_with("999-")).unwrap().1;
+    assert!(segments_of(ack999).iter().any(|s| s.starts_with("AK9*A")));
+    let (name, body) = out.iter().find(|(k, _)| k.starts_with("277CA-")).unwrap();
+    let segs = check_277ca(name, body);
+    let stc: Vec<&String> = segs.iter().filter(|s| s.starts_with("STC*A")).collect();
+    let text = segs.join("~");
+    assert!(text.contains("TRN*2*ACK0001~STC*A2:20*"), "{text}");
+    assert!(text.contains("TRN*2*ACK0002~STC*A8:145:85*"), "{text}");
+    assert_eq!(
+        segs.iter().filter(|s| s.starts_with("REF*1K*")).count(),
+        1,
+        "{stc:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -875,7 +1018,21 @@ fn answers_without_a_vendor() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((n, state.as_str()), (1, "recorded"));
+    assert_eq!((n, state.as_str()), (1, "answered"));
+    // the 277CA answers it: rejected, sent to the incorrect payer, no payer claim number
+    let all = outbox_files(&d.outbox("demo"));
+    let (name, body) = all
+        .iter()
+        .find(|(k, _)| k.starts_with("277CA-000008006-"))
+        .unwrap_or_else(|| panic!("no 277CA: {:?}", all.keys()));
+    let segs = check_277ca(name, body);
+    let stc: Vec<_> = segs.iter().filter(|s| s.starts_with("STC*A3")).collect();
+    assert_eq!(stc.len(), 1, "{segs:?}");
+    assert!(
+        stc[0][6..].starts_with(":116") || stc[0][6..].starts_with(">116"),
+        "{stc:?}"
+    );
+    assert!(!segs.iter().any(|s| s.starts_with("REF*1K")), "{segs:?}");
     assert_eq!(
         d.metric("gatewayd_answered_total{answer=\"rejected\"}"),
         2.0

@@ -54,6 +54,7 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
             expected.items.extend(e.items);
             expected.responses.extend(e.responses);
             expected.claim_rejects += e.claim_rejects;
+            expected.acks277 += e.acks277;
             drop_file(&inbox, &format!("r{round:02}-{dropped:04}.x12"), &data);
             dropped += 1;
             std::thread::sleep(Duration::from_millis(rng.below(15)));
@@ -129,6 +130,18 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
         expected.acks999,
         "seed {seed}"
     );
+    // one 277CA per accepted 837 set, never two, each valid
+    let mut per_set: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    for (name, body) in out.iter().filter(|(k, _)| k.starts_with("277CA-")) {
+        check_277ca(name, body);
+        let key = name.split('-').take(4).map(str::to_string).collect();
+        *per_set.entry(key).or_default() += 1;
+    }
+    assert!(
+        per_set.values().all(|n| *n == 1),
+        "seed {seed}: {per_set:?}"
+    );
+    assert_eq!(per_set.len(), expected.acks277, "seed {seed}");
     // the gateway's own answers: one 278 response per answered request, never two
     assert_eq!(
         out.keys().filter(|k| k.starts_with("278-")).count(),

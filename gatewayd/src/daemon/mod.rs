@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`config`] | the TOML configuration, its checks, the embedded defaults |
 //! | [`answer`] | what the gateway answers itself: `reject`, `no_pa_required`, pharmacy criteria; 837 claim rejects |
+//! | [`claimack`] | 277CA claim acknowledgments of accepted 837 sets, payer claim control numbers |
 //! | [`store`] | the SQLite schema, migrations and the queries the pipeline needs |
 //! | [`ingest`] | taking complete files from the inboxes into the store |
 //! | [`pipeline`] | from a stored file to acknowledgments and queue items |
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod claimack;
 pub mod config;
 pub mod http;
 pub mod ingest;

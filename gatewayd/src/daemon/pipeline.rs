@@ -14,8 +14,9 @@
 //!    row (a pended pharmacy request gets both), an 837 claim on a `reject` route a
 //!    `claim_rejects` record;
 //! 4. one SQLite transaction records the interchange (state `acking`), its TA1 (when
-//!    due) and 999s (one per functional group, each its own interchange), the 278
-//!    responses of the gateway's own answers, and its queue items (state `held`);
+//!    due) and 999s (one per functional group, each its own interchange), one 277CA per
+//!    837 set the 999 accepted (see [`super::claimack`]), the 278 responses of the
+//!    gateway's own answers, and its queue items (state `held`);
 //! 5. the acknowledgments and responses are written to the partner's outbox (`*.part`,
 //!    fsync, rename), then one transaction marks them written, the interchange `done`
 //!    and its items `ready`.
@@ -27,6 +28,7 @@
 //! again under the same names, so the result is the same as without the crash.
 
 use super::answer::{self, Disposition};
+use super::claimack;
 use super::config::{Config, Partner};
 use super::items::{self, Envelope, NewItem};
 use super::metrics::Metrics;
@@ -37,6 +39,7 @@ use crate::route::{EligibilityFile, Lookups, Router};
 use rusqlite::{params, Connection};
 use std::io::BufReader;
 use std::sync::Arc;
+use x12_837::ack277::render_277ca_interchange;
 use x12_core::schema::{LoopRef, LoopTree};
 use x12_core::{
     render_999_interchange, Ack999, AckCode, AckEnvelope, AckPolicy, Code, InterchangeHeader,
@@ -58,6 +61,9 @@ pub enum PipelineError {
     /// A configured file could not be loaded.
     #[error("{0}")]
     Config(String),
+    /// A 277CA could not be built (the store could not number its claims).
+    #[error(transparent)]
+    ClaimAck(#[from] claimack::ClaimAckError),
     /// A file names a partner that is no longer configured.
     #[error("file {0}: its partner is not configured")]
     UnknownPartner(i64),
@@ -144,6 +150,10 @@ struct Open {
     group_answers: Vec<(String, Vec<u8>, &'static str)>,
     /// The responses of accepted groups, recorded after the 999s.
     answers: Vec<(String, Vec<u8>, &'static str)>,
+    /// 277CAs of the current group's accepted 837 sets.
+    group_277: Vec<claimack::Pending>,
+    /// 277CAs of accepted groups, recorded after the 999s.
+    claim_acks: Vec<claimack::Ready>,
 }
 
 impl Pipeline {
@@ -433,6 +443,17 @@ impl Pipeline {
                     let routings =
                         crate::route::route_set(&tables.router, &set, &tree, guide, &lookups);
                     let root = LoopRef::root(&set, &tree, guide);
+                    if x12_837::kind_of(guide.version.as_bytes()).is_some() {
+                        let pending = claimack::build(
+                            &self.conn,
+                            &set,
+                            root,
+                            &issues,
+                            &routings,
+                            file.received_at,
+                        )?;
+                        ic.group_277.push(pending);
+                    }
                     let mut claims = x12_837::claims(root);
                     let (isa06, isa13) = (ic.isa06.clone(), ic.isa13.clone());
                     let env = Envelope {
@@ -475,6 +496,19 @@ impl Pipeline {
                             *ic.routed.entry(v).or_default() += n;
                         }
                         ic.answers.append(&mut ic.group_answers);
+                        let h = report.header.as_deref();
+                        let f = |b: Option<&[u8]>| {
+                            String::from_utf8_lossy(b.unwrap_or(b"")).into_owned()
+                        };
+                        for p in ic.group_277.drain(..) {
+                            ic.claim_acks.push(claimack::Ready {
+                                gs02: f(h.map(|h| h.sender())),
+                                gs03: f(h.map(|h| h.receiver())),
+                                gs06: ack.group_control.clone(),
+                                st02: p.st02,
+                                ack: p.ack,
+                            });
+                        }
                     }
                     let is_ack = report
                         .header
@@ -571,6 +605,8 @@ impl Pipeline {
             group_claims: Vec::new(),
             group_answers: Vec::new(),
             answers: Vec::new(),
+            group_277: Vec::new(),
+            claim_acks: Vec::new(),
         })
     }
 
@@ -594,6 +630,7 @@ impl Pipeline {
             groups,
             mut routed,
             mut answers,
+            mut claim_acks,
             ..
         } = ic;
         let ta1 = match refused {
@@ -631,6 +668,7 @@ impl Pipeline {
             ))?;
             routed.clear();
             answers.clear();
+            claim_acks.clear();
         }
         let items: u64 = routed.values().sum();
         conn.execute(
@@ -672,6 +710,31 @@ impl Pipeline {
                     add_ack("999", format!("999-{icn}-{gs06}-{ctl:09}.x12"), body)?;
                 }
             }
+        }
+        // one 277CA per accepted 837 set, after the 999 that accepted it
+        for c in &claim_acks {
+            let ctl = store::next_ack_control(conn)?;
+            let env = ack_envelope(ctl, &now);
+            if let Ok(body) = render_277ca_interchange(
+                report,
+                (&c.gs02, &c.gs03),
+                std::slice::from_ref(&c.ack),
+                &env,
+                &now.ccyymmdd(),
+            ) {
+                let name = format!(
+                    "277CA-{icn}-{}-{}-{ctl:09}.x12",
+                    name_part(&c.gs06),
+                    name_part(&c.st02)
+                );
+                add_ack("277CA", name, body)?;
+            }
+        }
+        if !claim_acks.is_empty() {
+            conn.execute(
+                "UPDATE claim_rejects SET state = 'answered' WHERE interchange_id = ?1",
+                params![interchange_id],
+            )?;
         }
         // the gateway's own 278 answers follow the 999 that accepted their requests
         for (name, body, _) in &answers {
@@ -788,6 +851,7 @@ fn drop_group(conn: &Connection, ic: &mut Open) -> Result<(), PipelineError> {
     }
     ic.group_routed.clear();
     ic.group_answers.clear();
+    ic.group_277.clear();
     Ok(())
 }
 

@@ -381,6 +381,8 @@ pub struct Expected {
     pub responses: Vec<(String, String)>,
     /// 837 claims kept from every vendor by a `reject` route.
     pub claim_rejects: usize,
+    /// 277CA files: one per 837 set the 999 accepted, in groups it did not reject.
+    pub acks277: usize,
 }
 
 pub fn expect(data: &[u8]) -> Expected {
@@ -398,6 +400,13 @@ pub fn expect(data: &[u8]) -> Expected {
             accepted = false;
         } else {
             e.acks999 += a.groups.len();
+            e.acks277 += a
+                .groups
+                .iter()
+                .filter(|g| g.status != x12_core::AckCode::Rejected)
+                .flat_map(|g| g.sets.iter())
+                .filter(|s| s.id == "837" && s.status != x12_core::AckCode::Rejected)
+                .count();
         }
     }
     if accepted {
@@ -469,6 +478,42 @@ pub fn outbox_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 std::fs::read(e.path()).unwrap(),
             )
         })
+        .collect()
+}
+
+/// Checks a 277CA outbox file: one interchange, one 277 set read with the 277CA table
+/// and no error from our validator. Returns its segments.
+pub fn check_277ca(name: &str, body: &[u8]) -> Vec<String> {
+    let validator = gatewayd::guides::validator();
+    let mut tree = x12_core::schema::LoopTree::default();
+    let (mut sets, mut ended) = (0, 0);
+    for it in x12_core::Reader::new(body) {
+        match it.unwrap() {
+            x12_core::Item::Transaction(s) => {
+                let (guide, issues) = validator.check_set(&s, &mut tree);
+                assert_eq!(
+                    guide.map(|g| g.version.as_str()),
+                    Some("005010X214"),
+                    "{name}"
+                );
+                let errors: Vec<_> = issues.iter().filter(|i| i.is_error()).collect();
+                assert!(
+                    errors.is_empty(),
+                    "{name}: {errors:?}\n{}",
+                    String::from_utf8_lossy(body)
+                );
+                sets += 1;
+            }
+            x12_core::Item::InterchangeEnd(r) => {
+                assert!(!r.has_errors(), "{name}: {:?}", r.issues);
+                ended += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((sets, ended), (1, 1), "{name}");
+    x12_core::Segments::new(body)
+        .map(|s| String::from_utf8_lossy(s.segment.as_bytes()).into_owned())
         .collect()
 }
 

@@ -1,0 +1,206 @@
+//! 277CA claim acknowledgments in the daemon: one 277CA interchange per 837 set the
+//! 999 accepted (fully or with errors), in a group the 999 did not reject.
+//!
+//! The 277CA is built while its 837 set is read ([`build`]), kept with the group until
+//! the group's 999 is known, and recorded in the interchange's transaction after the
+//! 999s, like them an outbox file (`277CA-<ISA13>-<GS06>-<ST02>-<control>.x12`) written
+//! as `*.part`, fsync, rename. After a crash the stored bytes are written again under
+//! the same name; an interchange already recorded is never built again, so one 837 set
+//! never gets two different 277CAs.
+//!
+//! What rejects a claim in the 277CA:
+//!
+//! | cause | STC01 |
+//! |---|---|
+//! | a guide error located in the claim or a loop it hangs under (the 999 accepted the set with errors) | A6/A7 with the code of the failing data (see `x12_837::ack277`) |
+//! | a provider finding (SNIP 7: taxonomy or location not on the provider file for the NPI on the date of service) | A8 (or A6/A7), 145/500/562 with entity 85 |
+//! | a `reject` route (the member's plan is an LME/MCO or health plan that pays the claim) | A3:116 "claim submitted to the incorrect payer" |
+//!
+//! Every other claim is accepted (A2:20) with a payer claim control number (REF*1K)
+//! from [`StoreClaimNumbers`]: the date (`YYMMDD`) and a counter kept in the store's
+//! `counters` table, advanced inside the interchange's transaction, so a number is
+//! never handed out twice, across restarts too. A claim's provider findings do not
+//! change the 999 (which knows only the guide) nor the claim's queue item (the vendor
+//! sees the `provider_validation_failed` flag).
+
+use crate::clock::Stamp;
+use crate::route::RequestRouting;
+use rusqlite::{params, Connection, OptionalExtension};
+use x12_837::ack277::{Ack277, Ack277Error, Ack277Options, ClaimNumbers, Status};
+use x12_837::Claim;
+use x12_core::schema::LoopRef;
+use x12_core::{Issue, TransactionSet};
+
+/// The counter of payer claim control numbers in the `counters` table.
+pub const COUNTER: &str = "payer_claim_number";
+
+/// Why a 277CA could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimAckError {
+    /// The store could not hand out a number.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The 277CA builder refused the set.
+    #[error("277CA: {0}")]
+    Build(#[from] Ack277Error),
+}
+
+/// Payer claim control numbers from the store: `YYMMDD` and a seven-digit (or longer)
+/// counter that never goes back. Used inside the interchange's open transaction.
+pub struct StoreClaimNumbers<'c> {
+    conn: &'c Connection,
+    prefix: String,
+    /// The first error met (the trait cannot return one); checked after the build.
+    error: Option<rusqlite::Error>,
+}
+
+impl<'c> StoreClaimNumbers<'c> {
+    /// Numbers dated `yymmdd`, counted in `conn`'s `counters` table.
+    pub fn new(conn: &'c Connection, yymmdd: &str) -> Self {
+        StoreClaimNumbers {
+            conn,
+            prefix: yymmdd.to_string(),
+            error: None,
+        }
+    }
+
+    /// The next counter value, stored.
+    pub fn next_value(conn: &Connection) -> rusqlite::Result<i64> {
+        let cur: Option<i64> = conn
+            .query_row(
+                "SELECT value FROM counters WHERE name = ?1",
+                params![COUNTER],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let next = cur.unwrap_or(0).max(0) + 1;
+        conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            params![COUNTER, next],
+        )?;
+        Ok(next)
+    }
+
+    /// The first error met, if any.
+    pub fn into_error(self) -> Option<rusqlite::Error> {
+        self.error
+    }
+}
+
+impl ClaimNumbers for StoreClaimNumbers<'_> {
+    fn next_number(&mut self, _claim: &Claim<'_>) -> String {
+        if self.error.is_some() {
+            return String::new();
+        }
+        match Self::next_value(self.conn) {
+            Ok(n) => format!("{}{n:07}", self.prefix),
+            Err(e) => {
+                self.error = Some(e);
+                String::new()
+            }
+        }
+    }
+}
+
+/// A built 277CA waiting for its group's 999.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// ST02 of the 837 set it answers.
+    pub st02: String,
+    /// The 277CA.
+    pub ack: Ack277,
+}
+
+/// A 277CA of an accepted group, ready to be recorded after the 999s.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// GS02 of the 837 group.
+    pub gs02: String,
+    /// GS03 of the 837 group.
+    pub gs03: String,
+    /// GS06 of the 837 group.
+    pub gs06: String,
+    /// ST02 of the 837 set.
+    pub st02: String,
+    /// The 277CA.
+    pub ack: Ack277,
+}
+
+/// Builds the 277CA of one accepted 837 set: `issues` are the validator's, the
+/// provider findings of `routings` (one per claim, in claim order) are added, and the
+/// claims on a `reject` route are rejected with A3:116. `received_ms` is when the file
+/// was taken (DTP*050).
+pub fn build(
+    conn: &Connection,
+    set: &TransactionSet,
+    root: LoopRef<'_>,
+    issues: &[Issue],
+    routings: &[RequestRouting],
+    received_ms: i64,
+) -> Result<Pending, ClaimAckError> {
+    let mut found = issues.to_vec();
+    for r in routings {
+        for f in &r.provider_findings {
+            found.push(f.issue(set, root.tree, root.guide));
+        }
+    }
+    let now = Stamp::now();
+    let mut opts = Ack277Options::dated(&now.ccyymmdd(), &now.hhmm());
+    opts.receipt_date = Stamp::from_unix(received_ms.div_euclid(1000)).ccyymmdd();
+    let mut numbers = StoreClaimNumbers::new(conn, &now.yymmdd());
+    let built = Ack277::build(root, &found, &opts, &mut numbers);
+    if let Some(e) = numbers.into_error() {
+        return Err(e.into());
+    }
+    let mut ack = built?;
+    let rejected_routes: Vec<bool> = routings
+        .iter()
+        .map(|r| {
+            r.claim_route
+                .as_ref()
+                .is_some_and(|c| c.action.name() == "reject")
+        })
+        .collect();
+    // claims(root) and the 277CA's claims are in the same (document) order
+    let mut i = 0;
+    for p in &mut ack.providers {
+        for c in &mut p.claims {
+            if rejected_routes.get(i).copied().unwrap_or(false) {
+                c.accepted = false;
+                c.payer_claim_number = None;
+                c.statuses = vec![Status {
+                    category: "A3",
+                    code: "116",
+                    entity: None,
+                }];
+            }
+            i += 1;
+        }
+    }
+    Ok(Pending {
+        st02: String::from_utf8_lossy(set.control_number()).into_owned(),
+        ack,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_persist_and_never_repeat() {
+        let dir = std::env::temp_dir().join(format!("gatewayd-claimnum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let a = {
+            let c = super::super::store::open(&path).unwrap();
+            StoreClaimNumbers::next_value(&c).unwrap()
+        };
+        let c = super::super::store::open(&path).unwrap();
+        let b = StoreClaimNumbers::next_value(&c).unwrap();
+        assert_eq!((a, b), (1, 2));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
