@@ -10,7 +10,7 @@
 //! | `pa_history` | what happened to each PA request, in order |
 //! | `pa_numbers` | every authorization number the gateway issued (pharmacy auto-approval), to its PA status |
 //! | `claim_rejects` | 837 claims a `reject` route keeps from every vendor, `recorded` until a 277CA answers them |
-//! | `counters` | the acknowledgment interchange control number, the pharmacy authorization sequence |
+//! | `counters` | the acknowledgment interchange control number, the pharmacy authorization sequence, the payer claim control number sequence |
 //!
 //! Schema changes are numbered migrations; `PRAGMA user_version` holds how many ran.
 
@@ -207,10 +207,6 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // an interchange of a thousand claims writes a few MB in one transaction: a page
-    // cache that holds it (64 MiB, allocated as used) spares spilling pages to the WAL
-    // mid-transaction and reading them back
-    conn.pragma_update(None, "cache_size", -65536)?;
     // migrations that rebuild a table run with foreign keys off (SQLite's documented
     // procedure; the pragma cannot change inside a transaction), then they are on
     conn.pragma_update(None, "foreign_keys", "OFF")?;
