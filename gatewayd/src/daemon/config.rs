@@ -58,6 +58,8 @@ struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
+    attachments: RawAttachments,
+    #[serde(default)]
     partner: Vec<RawPartner>,
     #[serde(default)]
     vendor: Vec<RawVendor>,
@@ -77,6 +79,13 @@ struct RawLimits {
     max_attempts: Option<u32>,
     settle_ms: Option<u64>,
     rescan_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttachments {
+    max_bytes: Option<u64>,
+    pending_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +134,25 @@ impl Default for Limits {
     }
 }
 
+/// Settings of PWK attachment uploads (`POST /v1/attachments`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentSettings {
+    /// Uploads larger than this are refused with 413 (bytes).
+    pub max_bytes: u64,
+    /// An upload no transaction of its partner cites after this long is reported
+    /// (`gatewayd_attachments_pending` and one log line), seconds.
+    pub pending_after_seconds: u64,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            max_bytes: 20 * 1024 * 1024,
+            pending_after_seconds: 72 * 3600,
+        }
+    }
+}
+
 /// One trading partner (a clearinghouse or submitter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partner {
@@ -166,6 +194,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Limits.
     pub limits: Limits,
+    /// Attachment uploads.
+    pub attachments: AttachmentSettings,
     /// Trading partners, in file order.
     pub partners: Vec<Partner>,
     /// Vendor id → SHA-256 (hex) of its API token.
@@ -271,6 +301,19 @@ impl Config {
             .min(u64::from(u32::MAX)) as u32,
             settle_ms: raw.limits.settle_ms.unwrap_or(d.settle_ms),
             rescan_ms: at_least("limits.rescan_ms", raw.limits.rescan_ms, 10, d.rescan_ms)?,
+        };
+        let da = AttachmentSettings::default();
+        let attachments = AttachmentSettings {
+            max_bytes: at_least(
+                "attachments.max_bytes",
+                raw.attachments.max_bytes,
+                1,
+                da.max_bytes,
+            )?,
+            pending_after_seconds: raw
+                .attachments
+                .pending_after_seconds
+                .unwrap_or(da.pending_after_seconds),
         };
         let contractor_table = raw.contractor_table.map(abs);
         let table = match &contractor_table {
@@ -442,6 +485,7 @@ impl Config {
             pharmacy_criteria,
             listen,
             limits,
+            attachments,
             partners,
             vendor_tokens,
         })

@@ -11,7 +11,9 @@
 //!
 //! | `POST /v1/decisions` | vendor token; body `{"item_id", "decision": "approve"\|"deny"\|"pend"\|"modify", "certification_number", "effective", "expires", "reason", "message"}` → `{"item_id", "status", "response"}`; the 278 response goes to the submitter's outbox |
 //! | `POST /v1/batches` | partner token; the body is an X12 file, taken like an inbox file (acknowledgments go to the partner's outbox) → 202 `{"file_id", "sha256", "bytes"}`; 413 over `max_file_bytes` |
-//! | `GET /v1/pa/{number}` | partner token; the partner's PA requests whose tracking number (2000E TRN02), BHT03 or certification number it is: status, vendor, decision, dates, history |
+//! | `GET /v1/pa/{number}` | partner token; the partner's PA requests whose tracking number (2000E TRN02), BHT03 or certification number it is: status, vendor, decision, dates, history, attachments |
+//! | `POST /v1/attachments?control_number=CN` | partner token; the body is the attachment (PDF, TIFF, JPEG or PNG, read from the bytes); the attachment control number (PWK06) as the query parameter `control_number` or the header `X-Attachment-Control-Number` → 201 `{"attachment_id", "control_number", "content_type", "bytes", "sha256", "state": "linked"\|"pending"}` (200 when the same bytes were already uploaded with that number); 400 no or bad control number, empty body; 413 over `attachments.max_bytes`; 415 another type |
+//! | `GET /v1/queues/{vendor}/attachments/{id}` | vendor token; the attachment's bytes with its content type, when the vendor holds or held (leased) an item that cites it; 404 otherwise |
 //!
 //! Queue and decision routes need `Authorization: Bearer TOKEN`, where the SHA-256 of
 //! TOKEN is a vendor's `token_sha256`: 401 without a known token, 403 with another
@@ -74,6 +76,18 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
             )),
         )
         .route("/v1/pa/{number}", get(pa_inquiry))
+        .route(
+            "/v1/attachments",
+            post(upload_attachment).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(state.cfg.attachments.max_bytes)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1),
+            )),
+        )
+        .route(
+            "/v1/queues/{vendor}/attachments/{id}",
+            get(vendor_attachment),
+        )
         .with_state(state)
 }
 
@@ -106,15 +120,28 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
             .db
             .lock()
             .map_err(|_| "store lock poisoned".to_string())?;
-        store::queue_depths(&db).map_err(|e| e.to_string())
+        let after = st2
+            .cfg
+            .attachments
+            .pending_after_seconds
+            .saturating_mul(1000);
+        let pending =
+            super::attachments::pending_count(&db, i64::try_from(after).unwrap_or(i64::MAX))
+                .map_err(|e| e.to_string())?;
+        Ok((
+            store::queue_depths(&db).map_err(|e| e.to_string())?,
+            pending,
+        ))
     })
     .await;
     match depths {
-        Ok(Ok(d)) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            st.metrics.render(&d, st.ready.load(Ordering::SeqCst)),
-        )
-            .into_response(),
+        Ok(Ok((d, pending))) => {
+            let mut text = st.metrics.render(&d, st.ready.load(Ordering::SeqCst));
+            text.push_str(&format!(
+                "# HELP gatewayd_attachments_pending Attachment uploads no transaction of their partner cites, older than attachments.pending_after_seconds.\n# TYPE gatewayd_attachments_pending gauge\ngatewayd_attachments_pending {pending}\n"
+            ));
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "metrics: store");
             error(StatusCode::INTERNAL_SERVER_ERROR, "store unavailable").into_response()
@@ -436,5 +463,118 @@ async fn upload(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
         }
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+    }
+}
+
+/// The attachment control number of an upload: the query parameter `control_number`,
+/// else the header `X-Attachment-Control-Number`.
+fn control_number_of(
+    query: &std::collections::HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    let n = query
+        .get("control_number")
+        .cloned()
+        .or_else(|| {
+            headers
+                .get("x-attachment-control-number")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    if n.is_empty() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "the attachment control number (PWK06) is required: query parameter `control_number` or header `X-Attachment-Control-Number`",
+        ));
+    }
+    if !super::attachments::valid_control_number(&n) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "an attachment control number is 1 to {} printable characters without X12 delimiters",
+                super::attachments::MAX_CONTROL_NUMBER
+            ),
+        ));
+    }
+    Ok(n)
+}
+
+async fn upload_attachment(
+    State(st): State<Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let partner = match partner_of(&st, &headers) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let control = match control_number_of(&query, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let kind = match crate::attachments::sniff(&body, st.cfg.attachments.max_bytes) {
+        Ok(k) => k,
+        Err(e) => {
+            let status = match e {
+                crate::attachments::SniffError::Empty => StatusCode::BAD_REQUEST,
+                crate::attachments::SniffError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                crate::attachments::SniffError::Unsupported { .. } => {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE
+                }
+            };
+            return error(status, e.to_string()).into_response();
+        }
+    };
+    let p = partner.clone();
+    let r = blocking(&st, move |db, st| {
+        super::attachments::store_upload(db, &st.cfg.data_dir, &p, &control, kind, &body)
+    })
+    .await;
+    match r {
+        Ok(stored) => {
+            tracing::info!(partner = %partner, attachment = stored.attachment_id,
+                bytes = stored.bytes, state = %stored.state, "attachment uploaded");
+            (StatusCode::CREATED, Json(stored)).into_response()
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn vendor_attachment(
+    State(st): State<Arc<AppState>>,
+    Path((vendor, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers, &vendor) {
+        return r.into_response();
+    }
+    let not_found = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "no attachment by that id for this vendor",
+        )
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found().into_response();
+    };
+    let v = vendor.clone();
+    let r = blocking(&st, move |db, st| {
+        let Some((path, content_type)) = super::attachments::for_vendor(db, &v, id)? else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(st.cfg.data_dir.join(path))?;
+        Ok(Some((content_type, bytes)))
+    })
+    .await;
+    match r {
+        Ok(Some((content_type, bytes))) => {
+            tracing::info!(vendor = %vendor, attachment = id, "attachment fetched");
+            ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        Ok(None) => not_found().into_response(),
+        Err(r) => r.into_response(),
     }
 }

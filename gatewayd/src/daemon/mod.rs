@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`config`] | the TOML configuration, its checks, the embedded defaults |
 //! | [`answer`] | what the gateway answers itself: `reject`, `no_pa_required`, pharmacy criteria; 837 claim rejects |
+//! | [`attachments`] | PWK attachment uploads, their links to the items that cite them, vendor access, pending reports |
 //! | [`claimack`] | 277CA claim acknowledgments of accepted 837 sets, payer claim control numbers |
 //! | [`store`] | the SQLite schema, migrations and the queries the pipeline needs |
 //! | [`ingest`] | taking complete files from the inboxes into the store |
@@ -32,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod attachments;
 pub mod claimack;
 pub mod config;
 pub mod http;
@@ -104,13 +106,18 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
     let cfg = Arc::new(cfg);
     dir(&cfg.data_dir)?;
     dir(&cfg.data_dir.join(ingest::FILES_DIR))?;
+    dir(&cfg.data_dir.join(attachments::DIR))?;
     for p in &cfg.partners {
         dir(&p.inbox)?;
         dir(&p.outbox)?;
     }
     // what a crash left half-written is written again from the store
-    for d in std::iter::once(cfg.data_dir.join(ingest::FILES_DIR))
-        .chain(cfg.partners.iter().map(|p| p.outbox.clone()))
+    for d in [
+        cfg.data_dir.join(ingest::FILES_DIR),
+        cfg.data_dir.join(attachments::DIR),
+    ]
+    .into_iter()
+    .chain(cfg.partners.iter().map(|p| p.outbox.clone()))
     {
         outbox::sweep_parts(&d).map_err(|source| DaemonError::Dir {
             path: d.display().to_string(),
@@ -266,6 +273,11 @@ fn pipeline_loop(
         if !stopping() {
             if let Err(e) = pipeline.process_pending(&stopping) {
                 tracing::error!(error = %e, "processing received files");
+            }
+            let after = pipeline.config().attachments.pending_after_seconds;
+            let after_ms = i64::try_from(after.saturating_mul(1000)).unwrap_or(i64::MAX);
+            if let Err(e) = attachments::report_pending(pipeline.conn(), after_ms) {
+                tracing::error!(error = %e, "reporting pending attachments");
             }
         }
         let wait = if settling {

@@ -447,6 +447,8 @@ pub struct PaInquiry {
     pub message: Option<String>,
     /// What happened, in order.
     pub history: Vec<HistoryStep>,
+    /// PWK attachments uploaded for the request (id, control number, content type).
+    pub attachments: Vec<super::attachments::AttachmentInfo>,
 }
 
 /// The PA requests of `partner` whose tracking number (TRN02), BHT03 or certification
@@ -478,6 +480,7 @@ pub fn inquire(
                 reason: r.get(9)?,
                 message: r.get(10)?,
                 history: Vec::new(),
+                attachments: Vec::new(),
             },
         ))
     })?;
@@ -497,6 +500,7 @@ pub fn inquire(
         for s in steps {
             p.history.push(s?);
         }
+        p.attachments = super::attachments::of_pa(conn, id)?;
         out.push(p);
     }
     Ok(out)

@@ -154,6 +154,12 @@ struct Open {
     group_277: Vec<claimack::Pending>,
     /// 277CAs of accepted groups, recorded after the 999s.
     claim_acks: Vec<claimack::Ready>,
+    /// `attachment_refs` rows of the current group.
+    group_refs: Vec<i64>,
+    /// Cover sheets (control number, PDF) of the current group's paper attachments.
+    group_covers: Vec<(String, Vec<u8>)>,
+    /// Cover sheets of accepted groups, recorded after the 999s.
+    covers: Vec<(String, Vec<u8>)>,
 }
 
 impl Pipeline {
@@ -454,6 +460,44 @@ impl Pipeline {
                         )?;
                         ic.group_277.push(pending);
                     }
+                    // PWK attachments: the references uploads link to, and a cover
+                    // sheet for each one sent by fax or mail
+                    let refs = crate::attachments::references(root, guide);
+                    let st02 = String::from_utf8_lossy(set.control_number()).into_owned();
+                    let rows = super::attachments::record_refs(
+                        &self.conn,
+                        ic.id,
+                        &partner.id,
+                        &st02,
+                        &refs,
+                    )?;
+                    ic.group_refs.extend(rows);
+                    for r in refs.iter().filter(|r| r.transmission.needs_cover_sheet()) {
+                        match crate::attachments::cover_sheets(r, &routings, tables.router.table())
+                        {
+                            Ok(sheets) => {
+                                for sheet in sheets {
+                                    match sheet.render() {
+                                        Ok(pdf) => ic
+                                            .group_covers
+                                            .push((sheet.control_number.clone(), pdf)),
+                                        Err(e) => tracing::warn!(
+                                            partner = %partner.id,
+                                            set = %st02,
+                                            error = %e,
+                                            "no cover sheet"
+                                        ),
+                                    }
+                                }
+                            }
+                            Err(e) => tracing::warn!(
+                                partner = %partner.id,
+                                set = %st02,
+                                error = %e,
+                                "no cover sheet"
+                            ),
+                        }
+                    }
                     let mut claims = x12_837::claims(root);
                     let (isa06, isa13) = (ic.isa06.clone(), ic.isa13.clone());
                     let env = Envelope {
@@ -492,6 +536,8 @@ impl Pipeline {
                         ic.group_rows.clear();
                         ic.group_pas.clear();
                         ic.group_claims.clear();
+                        ic.group_refs.clear();
+                        ic.covers.append(&mut ic.group_covers);
                         for (v, n) in std::mem::take(&mut ic.group_routed) {
                             *ic.routed.entry(v).or_default() += n;
                         }
@@ -607,6 +653,9 @@ impl Pipeline {
             answers: Vec::new(),
             group_277: Vec::new(),
             claim_acks: Vec::new(),
+            group_refs: Vec::new(),
+            group_covers: Vec::new(),
+            covers: Vec::new(),
         })
     }
 
@@ -631,6 +680,7 @@ impl Pipeline {
             mut routed,
             mut answers,
             mut claim_acks,
+            mut covers,
             ..
         } = ic;
         let ta1 = match refused {
@@ -664,8 +714,10 @@ impl Pipeline {
                    (SELECT id FROM pa_status WHERE interchange_id = {interchange_id});
                  DELETE FROM pa_status WHERE interchange_id = {interchange_id};
                  DELETE FROM queue WHERE interchange_id = {interchange_id};
-                 DELETE FROM claim_rejects WHERE interchange_id = {interchange_id};"
+                 DELETE FROM claim_rejects WHERE interchange_id = {interchange_id};
+                 DELETE FROM attachment_refs WHERE interchange_id = {interchange_id};"
             ))?;
+            covers.clear();
             routed.clear();
             answers.clear();
             claim_acks.clear();
@@ -735,6 +787,16 @@ impl Pipeline {
                 "UPDATE claim_rejects SET state = 'answered' WHERE interchange_id = ?1",
                 params![interchange_id],
             )?;
+        }
+        // uploads waiting for these references are linked now; cover sheets follow
+        super::attachments::link_interchange(conn, interchange_id)?;
+        for (n, (control, pdf)) in covers.iter().enumerate() {
+            let name = format!(
+                "COVER-{icn}-{interchange_id}-{:03}-{}.pdf",
+                n + 1,
+                name_part(control)
+            );
+            add_ack("COVER", name, pdf.clone())?;
         }
         // the gateway's own 278 answers follow the 999 that accepted their requests
         for (name, body, _) in &answers {
@@ -852,6 +914,10 @@ fn drop_group(conn: &Connection, ic: &mut Open) -> Result<(), PipelineError> {
     ic.group_routed.clear();
     ic.group_answers.clear();
     ic.group_277.clear();
+    for row in ic.group_refs.drain(..) {
+        conn.execute("DELETE FROM attachment_refs WHERE id = ?1", params![row])?;
+    }
+    ic.group_covers.clear();
     Ok(())
 }
 

@@ -38,6 +38,9 @@ pub struct Leased {
     pub item: serde_json::Value,
     /// The routing trace.
     pub trace: serde_json::Value,
+    /// PWK attachments uploaded for this item (fetch each with
+    /// `GET /v1/queues/{vendor}/attachments/{id}`).
+    pub attachments: Vec<super::attachments::AttachmentInfo>,
 }
 
 /// What a lease call found besides the items.
@@ -100,13 +103,15 @@ pub fn lease(
                 x12: String::from_utf8_lossy(&x12).into_owned(),
                 item: serde_json::from_str(&item).unwrap_or(serde_json::Value::Null),
                 trace: serde_json::from_str(&trace).unwrap_or(serde_json::Value::Null),
+                attachments: Vec::new(),
             })
         })?;
         for r in rows {
             out.items.push(r?);
         }
     }
-    for it in &out.items {
+    for it in &mut out.items {
+        it.attachments = super::attachments::of_queue_item(&tx, it.id)?;
         tx.execute(
             "UPDATE queue SET state = 'leased', attempts = attempts + 1, visible_at = ?2,
              updated_at = ?3 WHERE id = ?1",

@@ -10,6 +10,8 @@
 //! | `pa_history` | what happened to each PA request, in order |
 //! | `pa_numbers` | every authorization number the gateway issued (pharmacy auto-approval), to its PA status |
 //! | `claim_rejects` | 837 claims a `reject` route keeps from every vendor, `recorded` until a 277CA answers them |
+//! | `attachments` | PWK attachment uploads: partner, control number, content type, size, hash, stored path, `pending` or `linked`, whether a pending report was logged |
+//! | `attachment_refs` | every PWK with a control number in an accepted 278 request or 837 claim: partner, control number, interchange, ST02, request id, PWK01/PWK02 |
 //! | `counters` | the acknowledgment interchange control number, the pharmacy authorization sequence, the payer claim control number sequence |
 //!
 //! Schema changes are numbered migrations; `PRAGMA user_version` holds how many ran.
@@ -190,6 +192,36 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX claim_rejects_interchange ON claim_rejects(interchange_id);
     CREATE INDEX claim_rejects_state ON claim_rejects(state);",
+    // 4: PWK attachments: uploads and the transactions that cite them
+    "CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        partner TEXT NOT NULL,
+        control_number TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'linked')),
+        received_at INTEGER NOT NULL,
+        linked_at INTEGER,
+        reported INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attachments_key ON attachments(partner, control_number);
+    CREATE INDEX attachments_pending ON attachments(state, received_at);
+    CREATE TABLE attachment_refs (
+        id INTEGER PRIMARY KEY,
+        interchange_id INTEGER NOT NULL REFERENCES interchanges(id),
+        partner TEXT NOT NULL,
+        control_number TEXT NOT NULL,
+        set_control TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        transmission TEXT NOT NULL,
+        report_type TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX attachment_refs_key ON attachment_refs(partner, control_number);
+    CREATE INDEX attachment_refs_item ON attachment_refs(interchange_id, set_control, request_id);",
 ];
 
 /// Milliseconds since 1970-01-01 UTC.

@@ -1,0 +1,311 @@
+//! PWK attachments in the daemon: uploads, links to the items that cite them, vendor
+//! access, pending reports.
+//!
+//! - An upload (`POST /v1/attachments`, see [`super::http`]) is checked from its bytes
+//!   ([`crate::attachments::sniff`]: PDF, TIFF, JPEG or PNG, at most
+//!   `attachments.max_bytes`), written under `<data_dir>/attachments/` (`*.part`,
+//!   fsync, rename, folder fsync) and then recorded: one `attachments` row, `linked`
+//!   when a transaction of the same partner already cites its control number,
+//!   `pending` otherwise, in one SQLite transaction.
+//! - Every PWK with a control number (PWK06) of an accepted 278 request or 837 claim is
+//!   recorded as an `attachment_refs` row (partner, control number, interchange, ST02,
+//!   request id) in the interchange's transaction; the same transaction links the
+//!   partner's pending uploads with that control number. So whichever arrives second
+//!   links, and nothing links across partners: every join is on (partner, control
+//!   number).
+//! - The vendor whose queue holds an item that cites an attachment sees it in the lease
+//!   response (`attachments`: id, content type, control number, size) and may fetch
+//!   its bytes while it holds or held the item (leased, acked, or leased before);
+//!   PA inquiry lists the attachments of each request.
+//! - An upload still pending after `attachments.pending_after_seconds` is counted by
+//!   the gauge `gatewayd_attachments_pending` and reported once in the log (attachment
+//!   id, partner, age; never the content nor the control number).
+
+use super::outbox;
+use super::store::{now_ms, StoreError};
+use crate::attachments::{AttachmentRef, ContentType};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// The folder of stored uploads under the data dir.
+pub const DIR: &str = "attachments";
+
+/// The longest attachment control number accepted (PWK06 is at most 80 characters).
+pub const MAX_CONTROL_NUMBER: usize = 80;
+
+/// An attachment as vendors and PA inquiry see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentInfo {
+    /// Attachment id (for `GET /v1/queues/{vendor}/attachments/{id}`).
+    pub id: i64,
+    /// The attachment control number (PWK06).
+    pub control_number: String,
+    /// The content type read from the bytes.
+    pub content_type: String,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// When it was uploaded (ms since 1970).
+    pub received_at_ms: i64,
+}
+
+/// A stored upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stored {
+    /// Attachment id.
+    pub attachment_id: i64,
+    /// The control number it was uploaded with.
+    pub control_number: String,
+    /// The content type read from the bytes.
+    pub content_type: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// `linked` (a transaction of the partner cites it) or `pending`.
+    pub state: String,
+}
+
+/// Whether `s` can be an attachment control number: 1 to 80 printable ASCII
+/// characters other than the usual X12 delimiters.
+pub fn valid_control_number(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_CONTROL_NUMBER
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'*' | b'~' | b'^' | b':' | b'|'))
+}
+
+/// Stores an upload durably and records it (see the module documentation). The same
+/// bytes uploaded again by the same partner with the same control number give the
+/// same attachment.
+pub fn store_upload(
+    conn: &mut Connection,
+    data_dir: &Path,
+    partner: &str,
+    control_number: &str,
+    content_type: ContentType,
+    body: &[u8],
+) -> Result<Stored, StoreError> {
+    let sha256 = format!("{:x}", Sha256::digest(body));
+    let dir = data_dir.join(DIR);
+    std::fs::create_dir_all(&dir)?;
+    let name = format!("{sha256}.{}", content_type.extension());
+    if !dir.join(&name).exists() {
+        outbox::write_durably(&dir, &name, body)?;
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let existing: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, state FROM attachments WHERE partner = ?1 AND control_number = ?2
+             AND sha256 = ?3",
+            params![partner, control_number, sha256],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (id, state) = match existing {
+        Some(e) => e,
+        None => {
+            let cited = tx
+                .query_row(
+                    "SELECT 1 FROM attachment_refs WHERE partner = ?1 AND control_number = ?2
+                     LIMIT 1",
+                    params![partner, control_number],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            let state = if cited { "linked" } else { "pending" };
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO attachments (partner, control_number, content_type, size, sha256,
+                    path, state, received_at, linked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    partner,
+                    control_number,
+                    content_type.mime(),
+                    body.len() as i64,
+                    sha256,
+                    format!("{DIR}/{name}"),
+                    state,
+                    now,
+                    cited.then_some(now)
+                ],
+            )?;
+            (tx.last_insert_rowid(), state.to_string())
+        }
+    };
+    tx.commit()?;
+    Ok(Stored {
+        attachment_id: id,
+        control_number: control_number.to_string(),
+        content_type: content_type.mime().to_string(),
+        bytes: body.len() as u64,
+        sha256,
+        state,
+    })
+}
+
+/// Records the PWK references (with a control number) of one accepted transaction set,
+/// inside the interchange's open transaction. Returns the rows added.
+pub fn record_refs(
+    conn: &Connection,
+    interchange_id: i64,
+    partner: &str,
+    set_control: &str,
+    refs: &[AttachmentRef<'_>],
+) -> Result<Vec<i64>, StoreError> {
+    let mut rows = Vec::new();
+    for r in refs.iter().filter(|r| !r.control_number.is_empty()) {
+        conn.prepare_cached(
+            "INSERT INTO attachment_refs (interchange_id, partner, control_number, set_control,
+                request_id, kind, transmission, report_type, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            interchange_id,
+            partner,
+            r.control_number,
+            set_control,
+            r.id,
+            match r.kind {
+                crate::attachments::ItemKind::PriorApproval => "278",
+                crate::attachments::ItemKind::Claim => "837",
+            },
+            r.transmission_code,
+            r.report_type,
+            now_ms()
+        ])?;
+        rows.push(conn.last_insert_rowid());
+    }
+    Ok(rows)
+}
+
+/// Links the pending uploads of the partner whose control numbers the interchange's
+/// references cite; inside the interchange's transaction. Returns how many.
+pub fn link_interchange(conn: &Connection, interchange_id: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE attachments SET state = 'linked', linked_at = ?2
+         WHERE state = 'pending' AND EXISTS (SELECT 1 FROM attachment_refs r
+            WHERE r.interchange_id = ?1 AND r.partner = attachments.partner
+            AND r.control_number = attachments.control_number)",
+        params![interchange_id, now_ms()],
+    )?)
+}
+
+fn info(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttachmentInfo> {
+    Ok(AttachmentInfo {
+        id: r.get(0)?,
+        control_number: r.get(1)?,
+        content_type: r.get(2)?,
+        bytes: r.get(3)?,
+        received_at_ms: r.get(4)?,
+    })
+}
+
+/// The attachments cited by queue item `queue_id`.
+pub fn of_queue_item(conn: &Connection, queue_id: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT a.id, a.control_number, a.content_type, a.size, a.received_at
+         FROM queue q
+         JOIN interchanges i ON i.id = q.interchange_id
+         JOIN attachment_refs r ON r.interchange_id = q.interchange_id
+            AND r.set_control = q.set_control AND r.request_id = q.request_id
+         JOIN attachments a ON a.partner = r.partner AND a.control_number = r.control_number
+         WHERE q.id = ?1 AND a.partner = i.partner ORDER BY a.id",
+    )?;
+    let rows = st.query_map(params![queue_id], info)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The attachments cited by PA request `pa_id` (its partner's uploads only).
+pub fn of_pa(conn: &Connection, pa_id: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT a.id, a.control_number, a.content_type, a.size, a.received_at
+         FROM pa_status p
+         JOIN attachment_refs r ON r.interchange_id = p.interchange_id
+            AND r.request_id = p.bht03 AND r.partner = p.partner
+         JOIN attachments a ON a.partner = r.partner AND a.control_number = r.control_number
+         WHERE p.id = ?1 ORDER BY a.id",
+    )?;
+    let rows = st.query_map(params![pa_id], info)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The stored file (path relative to the data dir) and content type of attachment
+/// `id`, when `vendor` holds or held an item that cites it; `None` otherwise (unknown
+/// id, or an item the vendor never leased).
+pub fn for_vendor(
+    conn: &Connection,
+    vendor: &str,
+    id: i64,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT a.path, a.content_type FROM attachments a
+             JOIN attachment_refs r ON r.partner = a.partner
+                AND r.control_number = a.control_number
+             JOIN queue q ON q.interchange_id = r.interchange_id
+                AND q.set_control = r.set_control AND q.request_id = r.request_id
+             JOIN interchanges i ON i.id = q.interchange_id AND i.partner = a.partner
+             WHERE a.id = ?1 AND q.vendor = ?2
+                AND (q.state IN ('leased', 'acked') OR q.attempts > 0)
+             LIMIT 1",
+            params![id, vendor],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// How many uploads are pending for longer than `after_ms`.
+pub fn pending_count(conn: &Connection, after_ms: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM attachments WHERE state = 'pending' AND received_at <= ?1",
+        params![now_ms() - after_ms],
+        |r| r.get(0),
+    )?)
+}
+
+/// Logs, once each, the uploads pending for longer than `after_ms` (id, partner, age;
+/// no content, no control number). Returns how many were reported now.
+pub fn report_pending(conn: &Connection, after_ms: i64) -> Result<usize, StoreError> {
+    let now = now_ms();
+    let rows: Vec<(i64, String, i64)> = {
+        let mut st = conn.prepare_cached(
+            "SELECT id, partner, received_at FROM attachments
+             WHERE state = 'pending' AND reported = 0 AND received_at <= ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![now - after_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, partner, at) in &rows {
+        tracing::warn!(
+            attachment = id,
+            partner = %partner,
+            age_s = (now - at) / 1000,
+            "attachment pending: no transaction of its partner cites its control number"
+        );
+        conn.execute(
+            "UPDATE attachments SET reported = 1 WHERE id = ?1",
+            params![id],
+        )?;
+    }
+    Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_numbers() {
+        assert!(valid_control_number("ATT0001"));
+        assert!(!valid_control_number(""));
+        assert!(!valid_control_number("A B"));
+        assert!(!valid_control_number("A*B"));
+        assert!(!valid_control_number(&"A".repeat(81)));
+    }
+}
