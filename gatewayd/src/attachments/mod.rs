@@ -9,8 +9,9 @@
 //!
 //! `x12 cover-sheets FILE` writes the cover sheets of every `FX` and `BM` reference of
 //! a file. The daemon's part — the upload endpoint, storage beside the transaction,
-//! linking an upload to the item that cites it, vendor access and pending reports —
-//! builds on these.
+//! linking an upload to the item that cites it, vendor access, pending reports and
+//! cover sheets in the partner's outbox — builds on these
+//! ([`crate::daemon::attachments`]).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

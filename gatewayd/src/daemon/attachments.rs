@@ -2,7 +2,7 @@
 //! access, pending reports.
 //!
 //! - An upload (`POST /v1/attachments`, see [`super::http`]) is checked from its bytes
-//!   ([`crate::attachments::sniff`]: PDF, TIFF, JPEG or PNG, at most
+//!   ([`crate::attachments::sniff()`]: PDF, TIFF, JPEG or PNG, at most
 //!   `attachments.max_bytes`), written under `<data_dir>/attachments/` (`*.part`,
 //!   fsync, rename, folder fsync) and then recorded: one `attachments` row, `linked`
 //!   when a transaction of the same partner already cites its control number,
