@@ -1019,6 +1019,17 @@ fn answers_without_a_vendor() {
         )
         .unwrap();
     assert_eq!((n, state.as_str()), (1, "answered"));
+    // the record keeps the claim's JSON with its routing trace
+    let item: String = db
+        .query_row(
+            "SELECT item FROM claim_rejects WHERE vendor = 'php'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let item: serde_json::Value = serde_json::from_str(&item).unwrap();
+    assert_eq!(item["claim_route"]["vendor"], "php", "{item}");
+    assert!(item["trace"]["lines"].is_array(), "{item}");
     // the 277CA answers it: rejected, sent to the incorrect payer, no payer claim number
     let all = outbox_files(&d.outbox("demo"));
     let (name, body) = all

@@ -66,19 +66,17 @@ impl<'c> StoreClaimNumbers<'c> {
 
     /// The next counter value, stored.
     pub fn next_value(conn: &Connection) -> rusqlite::Result<i64> {
+        // once per claim: cached statements, not parsed again each time
         let cur: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM counters WHERE name = ?1",
-                params![COUNTER],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT value FROM counters WHERE name = ?1")?
+            .query_row(params![COUNTER], |r| r.get(0))
             .optional()?;
         let next = cur.unwrap_or(0).max(0) + 1;
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO counters (name, value) VALUES (?1, ?2)
              ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-            params![COUNTER, next],
-        )?;
+        )?
+        .execute(params![COUNTER, next])?;
         Ok(next)
     }
 

@@ -34,8 +34,9 @@ pub struct NewItem {
     pub x12: Vec<u8>,
     /// The item's JSON (envelope, routing result of the item).
     pub item: serde_json::Value,
-    /// The routing trace of the request (decisions, rules tried, flags).
-    pub trace: serde_json::Value,
+    /// The routing trace of the request (decisions, rules tried, flags), as JSON text:
+    /// serialized once per request, straight to text (it is most of an item's bytes).
+    pub trace: String,
     /// For 278 items: BHT03 and the 2000E TRN02, for the PA status.
     pub pa: Option<(String, Option<String>)>,
 }
@@ -72,7 +73,7 @@ pub fn build(
         "gs06": gs06,
         "st02": st02,
     });
-    let trace = serde_json::to_value(&routing.routed).unwrap_or(serde_json::Value::Null);
+    let trace = serde_json::to_string(&routing.routed).unwrap_or_else(|_| "null".into());
     let transaction = routing.transaction.name().to_string();
     let mut out = Vec::new();
     for w in &routing.work_items {

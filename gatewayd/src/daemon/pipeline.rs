@@ -947,18 +947,20 @@ fn insert_claim_reject(
         it.vendor,
         it.pa_type,
         rule,
-        item.to_string(),
+        item,
         store::now_ms()
     ])?;
     Ok(conn.last_insert_rowid())
 }
 
-fn json_with_trace(item: &serde_json::Value, trace: &serde_json::Value) -> serde_json::Value {
-    let mut v = item.clone();
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("trace".into(), trace.clone());
+fn json_with_trace(item: &serde_json::Value, trace: &str) -> String {
+    // `item` is an object: its text with `"trace": TRACE` added before the closing brace
+    let text = item.to_string();
+    match text.strip_suffix('}') {
+        Some(head) if head.len() > 1 => format!("{head},\"trace\":{trace}}}"),
+        Some(_) => format!("{{\"trace\":{trace}}}"),
+        None => text,
     }
-    v
 }
 
 /// Records the PA status of an answered request (or, with `queue_id`, updates the one
@@ -1067,7 +1069,7 @@ fn insert_queue_row(
         it.set_control,
         it.x12,
         it.item.to_string(),
-        it.trace.to_string(),
+        it.trace,
         now
     ])?;
     let id = conn.last_insert_rowid();
