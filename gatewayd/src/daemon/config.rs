@@ -49,6 +49,7 @@ pub const TRANSACTIONS: [&str; 4] = ["278", "837P", "837I", "837D"];
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     contractor_table: Option<PathBuf>,
     eligibility_file: Option<PathBuf>,
     provider_file: Option<PathBuf>,
@@ -177,11 +178,33 @@ impl Partner {
     }
 }
 
+/// Where the daemon keeps received files, interchanges, queues and PA status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// SQLite in the data dir (WAL, `synchronous=FULL`): one machine, nothing to install.
+    Sqlite,
+}
+
+impl StoreBackend {
+    /// The backends this build has, by their config name.
+    pub const NAMES: [&'static str; 1] = ["sqlite"];
+
+    /// The backend named `name` in the config.
+    pub fn from_name(name: &str) -> Option<StoreBackend> {
+        match name {
+            "sqlite" => Some(StoreBackend::Sqlite),
+            _ => None,
+        }
+    }
+}
+
 /// The daemon's configuration, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where the store, the received files and the default partner folders live.
     pub data_dir: PathBuf,
+    /// The store backend (`store = "sqlite"`, the default).
+    pub store: StoreBackend,
     /// The contractor table's path; `None` = the bundled table.
     pub contractor_table: Option<PathBuf>,
     /// The eligibility CSV (benefit plans by member), when one is configured.
@@ -336,6 +359,18 @@ impl Config {
                 .map_err(|e| key_error("provider_file", e.to_string()))?;
         }
 
+        let store = match raw.store.as_deref() {
+            None => StoreBackend::Sqlite,
+            Some(name) => StoreBackend::from_name(name).ok_or_else(|| {
+                key_error(
+                    "store",
+                    format!(
+                        "unknown backend `{name}`; this build has {}",
+                        StoreBackend::NAMES.join(", ")
+                    ),
+                )
+            })?,
+        };
         let pharmacy_criteria = raw.pharmacy_criteria.map(abs);
         crate::pharmacy::Criteria::load_or_bundled(pharmacy_criteria.as_deref())
             .map_err(|e| key_error("pharmacy_criteria", e.to_string()))?;
@@ -479,6 +514,7 @@ impl Config {
         }
         Ok(Config {
             data_dir,
+            store,
             contractor_table,
             eligibility_file,
             provider_file,
@@ -601,6 +637,10 @@ mod tests {
         assert!(err("[limits]\nmax_files = 1\n").contains("unknown field `max_files`"));
         assert!(err("pharmacy_criteria = \"/nonexistent.toml\"\n")
             .starts_with("config key `pharmacy_criteria`"));
+        assert_eq!(
+            err("store = \"postgres\"\n"),
+            "config key `store`: unknown backend `postgres`; this build has sqlite"
+        );
         assert!(
             err("[[partner]]\nid = \"a\"\ninbox = \"x\"\noutbox = \"x\"\n")
                 .starts_with("config key `partner[0].outbox`")
