@@ -404,6 +404,55 @@ fn ack_277ca_accepts_one_claim_and_rejects_the_other() {
 }
 
 #[test]
+fn ack_277ca_rejects_the_claim_of_a_member_not_eligible_on_the_date_of_service() {
+    let file = fixture("ack277/two-providers.x12");
+    let eligibility = fixture("ack277/eligibility.csv");
+    let (f, e) = (file.to_str().unwrap(), eligibility.to_str().unwrap());
+    let (code, out, err) = run(&["ack", "--277ca", "--eligibility", e, f]);
+    assert_eq!(code, 1, "{err}");
+    let ix = interchanges(&out);
+    assert_eq!(ix.len(), 2, "{out}");
+    // the 999 accepts the set with errors, pointing at the member id of 2010BA
+    assert!(ix[0].contains(&"IK3*NM1*35*2010BA*8"), "{out}");
+    assert!(ix[0].contains(&"IK4*9*67*7*NCRT0102"), "{out}");
+    assert!(ix[0].contains(&"AK9*E*1*1*1"), "{out}");
+    // NCRT0101 is covered on 2023-03-01; NCRT0102's span ended the day before
+    let ca = &ix[1];
+    assert_eq!(stc_of(ca, "ACK0001"), "STC*A2:20*DATE*WQ*150");
+    assert_eq!(stc_of(ca, "ACK0002"), "STC*A8:109:IL*DATE*U*175");
+    assert_eq!(ca.iter().filter(|s| s.starts_with("REF*1K*")).count(), 1);
+    let (code, report) = validate_stdin(out.lines().nth(1).unwrap());
+    assert_eq!(code, 0, "{report}");
+    // the message names neither the member id nor a date of birth
+    let (code, report, _) = run(&["validate", "--eligibility", e, f]);
+    assert_eq!(code, 1);
+    assert!(
+        report.contains("the member has no eligibility span covering the claim's dates of service"),
+        "{report}"
+    );
+    for line in report.lines().filter(|l| l.contains("error:")) {
+        assert!(
+            !line.contains("NCRT0102") && !line.contains("19800101"),
+            "{line}"
+        );
+    }
+    // everyone covered: both accepted
+    let dir = std::env::temp_dir().join(format!("x12-elig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let all = dir.join("all.csv");
+    std::fs::write(
+        &all,
+        "member_id,benefit_plan,from,to,dob\nNCRT0101,MEDICAID_DIRECT,2023-01-01,,1980-01-01\nNCRT0102,MEDICAID_DIRECT,2023-03-01,2023-03-01,1980-01-01\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["ack", "--277ca", "--eligibility", all.to_str().unwrap(), f]);
+    assert_eq!(code, 0, "{out}{err}");
+    let ca = &interchanges(&out)[1];
+    assert_eq!(stc_of(ca, "ACK0002"), "STC*A2:20*DATE*WQ*175");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn ack_277ca_for_valid_claims_keeps_the_999_unchanged() {
     for name in [
         "valid/837p-minimal.x12",

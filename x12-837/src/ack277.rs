@@ -26,7 +26,9 @@
 //! page (x12.org/codes/claim-status-category-codes) and eMedNY's ePACES help page
 //! "Claim Status Codes"; status codes from the public copies of the WPC list
 //! (medicarepaymentandreimbursement.com "Health Care Claim Status Codes (full)",
-//! primeclinical.com "5010 Claim Status Codes"); usage of 145 with entity 85 for a
+//! primeclinical.com "5010 Claim Status Codes"; 109 as worded in codingbooks.com's
+//! "Health Care Claim Status Codes", "Entity not eligible. Note: This code requires
+//! use of an Entity Code."); usage of 145 with entity 85 for a
 //! billing provider taxonomy from Stedi's changelog "Claim edit: Invalid taxonomy
 //! code" (`STC*A7>145>85`), of 562 with entity 85 from Office Ally's "A3, 562 and
 //! Entity 85" and Humana Military's NPI page (`A7:562:85`, `A8:562:85`). X12's RFI 2203
@@ -44,9 +46,10 @@
 //! | 0 | Cannot provide further status electronically | an error no row below names (the 999 locates it) |
 //! | 19 | Entity acknowledges receipt of claim/encounter (entity code required) | 2200B/2200C with entity PR |
 //! | 20 | Accepted for processing | accepted claims |
+//! | 109 | Entity not eligible (entity code required) | SNIP 7 relational finding (IK403 `7`) on the NM109 of the subscriber (IL) or patient (QC): no eligibility span of the member covers the claim's dates of service |
 //! | 145 | Entity's specialty/taxonomy code (entity code required) | PRV findings |
 //! | 178 | Submitted charges | CLM02 |
-//! | 187 | Date(s) of service | DTP findings |
+//! | 187 | Date(s) of service | DTP findings (with A8: a date of service no eligibility span of the member covers, when other claims of the member are covered) |
 //! | 255 | Diagnosis code | HI findings |
 //! | 400 | Claim is out of balance | balancing (SNIP 3) |
 //! | 454 | Procedure code for services rendered | SV1/SV2/SV3 findings |
@@ -322,6 +325,7 @@ mod codes {
     pub const PROCEDURE: &str = "454";
     pub const ZIP: &str = "500";
     pub const NPI: &str = "562";
+    pub const NOT_ELIGIBLE: &str = "109";
 }
 
 /// The entity codes the 277CA table allows in 2200D STC01-3.
@@ -359,9 +363,14 @@ fn concerns(claim: LoopRef<'_>, idx: u32, node: u32) -> bool {
     if (n.first_segment..n.end_segment).contains(&idx) {
         return true;
     }
+    // a name loop (2010AA, 2010BA...) of a level the claim hangs under concerns it too
+    let name_loop_of = tree.nodes.get(node as usize).and_then(|m| {
+        let id = &claim.guide.loops.get(m.loop_index as usize)?.id;
+        id.starts_with("2010").then_some(m.parent)
+    });
     let mut cur = n.parent;
     while cur != NONE && cur != 0 {
-        if cur == node {
+        if cur == node || name_loop_of == Some(cur) {
             return true;
         }
         cur = tree.nodes.get(cur as usize).map_or(NONE, |p| p.parent);
@@ -408,6 +417,9 @@ fn status_of(root: LoopRef<'_>, issue: &Issue, idx: u32, allowed: &[String]) -> 
     let code = match (seg.id(), element) {
         _ if issue.code == Code::Balancing => codes::OUT_OF_BALANCE,
         (b"PRV", _) => codes::TAXONOMY,
+        (b"NM1", Some(9)) if relational && matches!(seg.get(1), b"IL" | b"QC") => {
+            codes::NOT_ELIGIBLE
+        }
         (b"NM1", Some(8 | 9)) => codes::NPI,
         (b"NM1", None) if issue.snip == 7 => {
             // a provider check on the party itself: say what the party lacks

@@ -28,7 +28,9 @@ pub struct Options {
     /// A contractor table (TOML) replacing the bundled one.
     #[arg(long)]
     pub contractors: Option<PathBuf>,
-    /// A member eligibility file (CSV: member_id,benefit_plan,from,to,dob).
+    /// A member eligibility file (CSV: member_id,benefit_plan,from,to,dob); with it,
+    /// `x12 validate` and `x12 ack` also check that each 837 claim's member is eligible
+    /// on its dates of service (SNIP 7).
     #[arg(long)]
     pub eligibility: Option<PathBuf>,
     /// A provider file (CSV: npi,taxonomy,location,state,border,from,to); with it,
@@ -70,21 +72,26 @@ pub(crate) fn load(opts: &Options) -> Result<Loaded, String> {
 }
 
 /// The validator of every guide, with the provider checks (SNIP 7) when `opts` names a
-/// provider file.
+/// provider file and the eligibility edit (SNIP 7) when it names an eligibility file.
 pub(crate) fn validator_for(opts: &Options) -> Result<x12_core::Validator, String> {
-    if opts.providers.is_none() {
+    if opts.providers.is_none() && opts.eligibility.is_none() {
         return Ok(crate::guides::validator());
     }
     let (router, eligibility, providers) = load(opts)?;
-    let Some(providers) = providers else {
-        return Ok(crate::guides::validator());
-    };
-    Ok(crate::route::with_provider_checks(
-        crate::guides::validator(),
-        std::sync::Arc::new(router),
-        std::sync::Arc::new(providers),
-        eligibility.map(std::sync::Arc::new),
-    ))
+    let eligibility = eligibility.map(std::sync::Arc::new);
+    let mut v = crate::guides::validator();
+    if let Some(providers) = providers {
+        v = crate::route::with_provider_checks(
+            v,
+            std::sync::Arc::new(router),
+            std::sync::Arc::new(providers),
+            eligibility.clone(),
+        );
+    }
+    if let Some(e) = eligibility {
+        v = crate::route::snip7::with_eligibility_checks(v, e);
+    }
+    Ok(v)
 }
 
 fn trace_text(d: &Decision) -> String {
