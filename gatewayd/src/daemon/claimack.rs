@@ -15,6 +15,21 @@
 //! | a guide error located in the claim or a loop it hangs under (the 999 accepted the set with errors) | A6/A7 with the code of the failing data (see `x12_837::ack277`) |
 //! | a provider finding (SNIP 7: taxonomy or location not on the provider file for the NPI on the date of service) | A8 (or A6/A7), 145/500/562 with entity 85 |
 //! | a `reject` route (the member's plan is an LME/MCO or health plan that pays the claim) | A3:116 "claim submitted to the incorrect payer" |
+//! | with `eligibility_file` configured: no eligibility span of the member (2010BA NM109) covers the claim's dates of service (`crate::route::snip7::eligibility_issues`) | A8:109 with entity IL "entity not eligible" |
+//! | a duplicate: the same claim already accepted from the same partner | A3:54 "duplicate of a previously processed claim/line" |
+//!
+//! A duplicate is a claim whose fingerprint matches one of a claim this partner already
+//! had accepted by a 277CA (earlier in the same group too): the SHA-256 of the billing
+//! provider's NPI (2010AA NM109), the member id (2010BA NM109), the claim's service
+//! period as the 277CA gives it, the total charge, and each line's procedure (qualifier,
+//! code, modifiers), charge and service date, amounts normalized (`150.00` is `150`).
+//! Only the hash is stored (`claim_fingerprints`, written in the interchange's
+//! transaction when the claim's group is accepted), never the fields; a claim the
+//! 277CA rejects is not recorded, so it never makes a later one a duplicate. A3 with 54
+//! for a duplicate claim as in Office Ally's "Understanding Claim Response Code
+//! Category A3 with Status 54" (status 54 "Duplicate of a previously processed
+//! claim/line", in pyx12 4.0.0 `map/codes.xml` `claim_status`, wording from the WPC
+//! list copy on medicarepaymentandreimbursement.com).
 //!
 //! Every other claim is accepted (A2:20) with a payer claim control number (REF*1K)
 //! from [`StoreClaimNumbers`]: the date (`YYMMDD`) and a counter kept in the store's
@@ -24,9 +39,10 @@
 //! sees the `provider_validation_failed` flag).
 
 use crate::clock::Stamp;
-use crate::route::RequestRouting;
+use crate::route::{EligibilityFile, RequestRouting};
 use rusqlite::{params, Connection, OptionalExtension};
-use x12_837::ack277::{Ack277, Ack277Error, Ack277Options, ClaimNumbers, Status};
+use sha2::{Digest, Sha256};
+use x12_837::ack277::{Ack277, Ack277Error, Ack277Options, ClaimAck, ClaimNumbers, Status};
 use x12_837::Claim;
 use x12_core::schema::LoopRef;
 use x12_core::{Issue, TransactionSet};
@@ -108,6 +124,79 @@ pub struct Pending {
     pub st02: String,
     /// The 277CA.
     pub ack: Ack277,
+    /// Fingerprints of the claims it accepts, recorded ([`remember`]) when the group is.
+    pub fingerprints: Vec<String>,
+}
+
+/// What the claim edits of [`build`] read besides the set.
+pub struct Edits<'a> {
+    /// The partner that sent the set (duplicates are looked for among its claims).
+    pub partner: &'a str,
+    /// Member eligibility, when the configuration names a file.
+    pub eligibility: Option<&'a EligibilityFile>,
+    /// The 277CAs built earlier in the same group, not recorded yet.
+    pub earlier: &'a [Pending],
+}
+
+/// Records the fingerprints of accepted claims (inside the interchange's transaction).
+pub fn remember(
+    conn: &Connection,
+    partner: &str,
+    interchange_id: i64,
+    fingerprints: &[String],
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO claim_fingerprints (partner, fingerprint, interchange_id, created_at)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let now = super::store::now_ms();
+    for f in fingerprints {
+        stmt.execute(params![partner, f, interchange_id, now])?;
+    }
+    Ok(())
+}
+
+fn known(conn: &Connection, partner: &str, fingerprint: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM claim_fingerprints WHERE partner = ?1 AND fingerprint = ?2")?
+        .query_row(params![partner, fingerprint], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
+/// An amount with its insignificant zeros dropped (`150.00` and `150` are one amount).
+fn amount(v: &str) -> &str {
+    let v = v.trim();
+    if v.contains('.') {
+        v.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        v
+    }
+}
+
+/// The duplicate-claim fingerprint of `claim` (see the module docs): hex SHA-256.
+pub fn fingerprint(claim: &Claim<'_>, ack: &ClaimAck) -> String {
+    let mut h = Sha256::new();
+    let mut field = |v: &str| {
+        h.update(v.as_bytes());
+        h.update([0x1f]);
+    };
+    field(claim.billing_provider().map_or("", |p| p.id()));
+    field(claim.subscriber().map_or("", |p| p.id()));
+    field(&ack.service_period.0);
+    field(&ack.service_period.1);
+    field(amount(claim.total_charge()));
+    for line in claim.lines() {
+        field("LX");
+        field(line.procedure_qualifier());
+        field(line.procedure_code());
+        field(line.revenue_code());
+        for m in line.modifiers() {
+            field(m);
+        }
+        field(amount(line.charge()));
+        field(line.service_date().unwrap_or(""));
+    }
+    format!("{:x}", h.finalize())
 }
 
 /// A 277CA of an accepted group, ready to be recorded after the 999s.
@@ -126,9 +215,10 @@ pub struct Ready {
 }
 
 /// Builds the 277CA of one accepted 837 set: `issues` are the validator's, the
-/// provider findings of `routings` (one per claim, in claim order) are added, and the
-/// claims on a `reject` route are rejected with A3:116. `received_ms` is when the file
-/// was taken (DTP*050).
+/// provider findings of `routings` (one per claim, in claim order) and, with an
+/// eligibility file, the eligibility edit are added; the claims on a `reject` route are
+/// rejected with A3:116 and duplicates with A3:54. `received_ms` is when the file was
+/// taken (DTP*050).
 pub fn build(
     conn: &Connection,
     set: &TransactionSet,
@@ -136,12 +226,18 @@ pub fn build(
     issues: &[Issue],
     routings: &[RequestRouting],
     received_ms: i64,
+    edits: &Edits<'_>,
 ) -> Result<Pending, ClaimAckError> {
     let mut found = issues.to_vec();
     for r in routings {
         for f in &r.provider_findings {
             found.push(f.issue(set, root.tree, root.guide));
         }
+    }
+    if let Some(e) = edits.eligibility {
+        found.extend(crate::route::snip7::eligibility_issues(
+            set, root.tree, root.guide, e,
+        ));
     }
     let now = Stamp::now();
     let mut opts = Ack277Options::dated(&now.ccyymmdd(), &now.hhmm());
@@ -162,8 +258,11 @@ pub fn build(
         .collect();
     // claims(root) and the 277CA's claims are in the same (document) order
     let mut i = 0;
+    let mut claims = x12_837::claims(root);
+    let mut fingerprints: Vec<String> = Vec::new();
     for p in &mut ack.providers {
         for c in &mut p.claims {
+            let claim = claims.next();
             if rejected_routes.get(i).copied().unwrap_or(false) {
                 c.accepted = false;
                 c.payer_claim_number = None;
@@ -174,11 +273,30 @@ pub fn build(
                 }];
             }
             i += 1;
+            let Some(claim) = claim.filter(|_| c.accepted) else {
+                continue;
+            };
+            let f = fingerprint(&claim, c);
+            let duplicate = fingerprints.contains(&f)
+                || edits.earlier.iter().any(|p| p.fingerprints.contains(&f))
+                || known(conn, edits.partner, &f)?;
+            if duplicate {
+                c.accepted = false;
+                c.payer_claim_number = None;
+                c.statuses = vec![Status {
+                    category: "A3",
+                    code: "54",
+                    entity: None,
+                }];
+            } else {
+                fingerprints.push(f);
+            }
         }
     }
     Ok(Pending {
         st02: String::from_utf8_lossy(set.control_number()).into_owned(),
         ack,
+        fingerprints,
     })
 }
 

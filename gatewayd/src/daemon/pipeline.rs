@@ -166,6 +166,12 @@ impl Pipeline {
     /// Opens the pipeline's store connection and loads the routing tables.
     pub fn new(cfg: Arc<Config>, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
         let conn = store::open(&cfg.data_dir.join(super::STORE_FILE))?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            store::PIPELINE_AUTOCHECKPOINT_PAGES,
+        )
+        .map_err(StoreError::from)?;
         let router = cfg
             .router()
             .map_err(|e| PipelineError::Config(e.to_string()))?;
@@ -457,6 +463,11 @@ impl Pipeline {
                             &issues,
                             &routings,
                             file.received_at,
+                            &claimack::Edits {
+                                partner: &partner.id,
+                                eligibility: tables.eligibility.as_ref(),
+                                earlier: &ic.group_277,
+                            },
                         )?;
                         ic.group_277.push(pending);
                     }
@@ -547,6 +558,8 @@ impl Pipeline {
                             String::from_utf8_lossy(b.unwrap_or(b"")).into_owned()
                         };
                         for p in ic.group_277.drain(..) {
+                            // accepted claims count for later duplicates from here on
+                            claimack::remember(&self.conn, &partner.id, ic.id, &p.fingerprints)?;
                             ic.claim_acks.push(claimack::Ready {
                                 gs02: f(h.map(|h| h.sender())),
                                 gs03: f(h.map(|h| h.receiver())),

@@ -222,7 +222,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX attachment_refs_key ON attachment_refs(partner, control_number);
     CREATE INDEX attachment_refs_item ON attachment_refs(interchange_id, set_control, request_id);",
+    // 5: fingerprints of the claims a 277CA accepted (a SHA-256, never the claim's
+    // data), for the duplicate claim edit
+    "CREATE TABLE claim_fingerprints (
+        partner TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        interchange_id INTEGER NOT NULL REFERENCES interchanges(id),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (partner, fingerprint)
+    );",
 ];
+
+/// WAL pages (4 KiB) after which the pipeline's own commit checkpoints: a backstop,
+/// since a checkpoint thread copies the WAL in passively every 50 ms (SQLite's default,
+/// 1,000 pages, made nearly every interchange of a thousand claims checkpoint inline).
+pub const PIPELINE_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// Milliseconds since 1970-01-01 UTC.
 pub fn now_ms() -> i64 {

@@ -1,0 +1,147 @@
+//! Claim-level edits of the daemon's 277CA through the real `gatewayd` binary: the
+//! eligibility edit on the date of service (with `eligibility_file`) and duplicate
+//! claims (the same claim accepted before from the same partner).
+
+mod daemon_support;
+
+use daemon_support::*;
+
+/// The 277CAs in `out` whose name starts with `prefix`, as segment lists.
+fn acks_277(out: &std::collections::BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<Vec<String>> {
+    out.iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(k, v)| check_277ca(k, v))
+        .collect()
+}
+
+/// The STC after a claim's TRN, with its date element replaced by `DATE`.
+fn stc_of(segs: &[String], claim: &str) -> String {
+    let at = segs
+        .iter()
+        .position(|s| *s == format!("TRN*2*{claim}"))
+        .expect("the claim's TRN");
+    let mut stc: Vec<&str> = segs[at + 1].split('*').collect();
+    assert_eq!(stc[0], "STC");
+    stc[2] = "DATE";
+    stc.join("*")
+}
+
+#[test]
+fn a_member_not_eligible_on_the_date_of_service_is_rejected_in_the_277ca() {
+    let dir = temp_dir("claims-elig");
+    let eligibility = repo().join("fixtures/ack277/eligibility.csv");
+    let d = Daemon::start(
+        &dir,
+        &format!(
+            "eligibility_file = {:?}\n",
+            eligibility.display().to_string()
+        ),
+    );
+    let data = renumber(
+        &std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap(),
+        720_000,
+    );
+    drop_file(&d.inbox("demo"), "two.x12", &data);
+    d.wait_files(1);
+    let out = outbox_files(&d.outbox("demo"));
+    // the daemon's 999 knows only the guide: the set is accepted
+    let ack999 = out.iter().find(|(k, _)| k.starts_with("999-")).unwrap().1;
+    assert!(String::from_utf8_lossy(ack999).contains("AK9*A*1*1*1"));
+    let acks = acks_277(&out, "277CA-000720000-");
+    assert_eq!(acks.len(), 1, "{:?}", out.keys());
+    let segs = &acks[0];
+    assert_eq!(stc_of(segs, "ACK0001"), "STC*A2:20*DATE*WQ*150");
+    assert_eq!(stc_of(segs, "ACK0002"), "STC*A8:109:IL*DATE*U*175");
+    assert_eq!(segs.iter().filter(|s| s.starts_with("REF*1K*")).count(), 1);
+    // the daemon's log lines never carry the member id
+    let log = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(!log.contains("NCRT0102"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_claim_accepted_before_from_the_partner_is_a_duplicate() {
+    let dir = temp_dir("claims-dup");
+    let d = Daemon::start(&dir, "");
+    let data = std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap();
+    // first interchange: both claims accepted
+    drop_file(&d.inbox("demo"), "first.x12", &renumber(&data, 730_000));
+    d.wait_files(1);
+    let out = outbox_files(&d.outbox("demo"));
+    let first = acks_277(&out, "277CA-000730000-");
+    assert_eq!(first.len(), 1, "{:?}", out.keys());
+    assert_eq!(stc_of(&first[0], "ACK0001"), "STC*A2:20*DATE*WQ*150");
+    assert_eq!(stc_of(&first[0], "ACK0002"), "STC*A2:20*DATE*WQ*175");
+    // a second interchange (new ISA13) with the same claims, ACK0002 with another
+    // line charge: ACK0001 is a duplicate, ACK0002 is not
+    let text = String::from_utf8(renumber(&data, 730_001)).unwrap();
+    let changed = text
+        .replacen("CLM*ACK0002*175*", "CLM*ACK0002*176*", 1)
+        .replacen("SV1*HC:99214*175*", "SV1*HC:99214*176*", 1);
+    assert_ne!(changed, text, "the fixture's second claim changed");
+    drop_file(&d.inbox("demo"), "second.x12", changed.as_bytes());
+    d.wait_files(2);
+    let out = outbox_files(&d.outbox("demo"));
+    let second = acks_277(&out, "277CA-000730001-");
+    assert_eq!(second.len(), 1, "{:?}", out.keys());
+    assert_eq!(stc_of(&second[0], "ACK0001"), "STC*A3:54*DATE*U*150");
+    assert_eq!(stc_of(&second[0], "ACK0002"), "STC*A2:20*DATE*WQ*176");
+    assert_eq!(
+        second[0]
+            .iter()
+            .filter(|s| s.starts_with("REF*1K*"))
+            .count(),
+        1
+    );
+    // the store keeps hashes only, one per accepted claim
+    let db = d.db();
+    let n: i64 = db
+        .query_row("SELECT COUNT(*) FROM claim_fingerprints", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+    let f: String = db
+        .query_row(
+            "SELECT fingerprint FROM claim_fingerprints LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        f.len() == 64 && f.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{f}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_claim_the_277ca_rejected_does_not_make_a_later_one_a_duplicate() {
+    let dir = temp_dir("claims-dup-rej");
+    let eligibility = repo().join("fixtures/ack277/eligibility.csv");
+    let d = Daemon::start(
+        &dir,
+        &format!(
+            "eligibility_file = {:?}\n",
+            eligibility.display().to_string()
+        ),
+    );
+    let data = std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "first.x12", &renumber(&data, 740_000));
+    d.wait_files(1);
+    drop_file(&d.inbox("demo"), "second.x12", &renumber(&data, 740_001));
+    d.wait_files(2);
+    let out = outbox_files(&d.outbox("demo"));
+    let first = acks_277(&out, "277CA-000740000-");
+    let second = acks_277(&out, "277CA-000740001-");
+    assert_eq!((first.len(), second.len()), (1, 1), "{:?}", out.keys());
+    assert_eq!(stc_of(&first[0], "ACK0002"), "STC*A8:109:IL*DATE*U*175");
+    // ACK0001 was accepted: now a duplicate; ACK0002 was rejected: rejected again for
+    // eligibility, never as a duplicate
+    assert_eq!(stc_of(&second[0], "ACK0001"), "STC*A3:54*DATE*U*150");
+    assert_eq!(stc_of(&second[0], "ACK0002"), "STC*A8:109:IL*DATE*U*175");
+    let _ = std::fs::remove_dir_all(&dir);
+}
