@@ -6,6 +6,7 @@
 #
 #   bash benches/gateway.sh            # 20 837P batches of 1,000 claims, 20 278 files
 #   FILES_837=40 FILES_278=10 CLAIMS=1000 SIZE_278=500KB bash benches/gateway.sh
+#   GATEWAYD=/path/to/other/gatewayd bash benches/gateway.sh   # compare another build
 #
 # Prints files/s, transactions/s and claims/s (278: requests/s) per phase. A benchmark,
 # not a test: nothing here fails on a slow machine. Needs curl.
@@ -60,7 +61,7 @@ max_sets_per_file = 1000000
 [[partner]]
 id = "bench"
 TOML
-"$bin/gatewayd" serve --config "$work/gatewayd.toml" 2>"$work/gatewayd.log" &
+"${GATEWAYD:-$bin/gatewayd}" serve --config "$work/gatewayd.toml" 2>"$work/gatewayd.log" &
 pid=$!
 for _ in $(seq 1 200); do
     curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break

@@ -127,6 +127,7 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
     let metrics = Arc::new(Metrics::default());
     let pipeline = Pipeline::new(cfg.clone(), metrics.clone())?;
     let api_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
+    let checkpoint_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -150,6 +151,13 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         std::thread::Builder::new()
             .name("pipeline".into())
             .spawn(move || pipeline_loop(pipeline, wake_tx, wake_rx, &stop, &ready))
+            .map_err(DaemonError::Runtime)?
+    };
+    let checkpointer = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_db, &stop))
             .map_err(DaemonError::Runtime)?
     };
     let state = Arc::new(http::AppState {
@@ -176,6 +184,7 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
     };
     stop.store(true, Ordering::SeqCst);
     let joined = worker.join();
+    let _ = checkpointer.join();
     rt.shutdown_timeout(Duration::from_secs(2));
     served.map_err(DaemonError::Runtime)?;
     joined.map_err(|_| DaemonError::PipelineThread)?;
@@ -202,6 +211,20 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Copies the WAL into the database file beside the pipeline, so the pipeline's commits
+/// seldom pay for it (its own automatic checkpoint waits for a much larger WAL, see
+/// [`store::PIPELINE_AUTOCHECKPOINT_PAGES`]). A passive checkpoint never blocks a
+/// writer or a reader, and is safe at any moment: a crash in the middle leaves the WAL
+/// in charge.
+fn checkpoint_loop(conn: rusqlite::Connection, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "checkpoint");
+        }
     }
 }
 
