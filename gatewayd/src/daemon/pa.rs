@@ -165,8 +165,9 @@ pub fn decide(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let row: Option<(String, Vec<u8>, String, i64, i64, String)> = tx
         .query_row(
-            "SELECT q.txn, q.x12, q.state, i.file_id, p.id, p.status
+            "SELECT q.txn, COALESCE(b.x12, q.x12), q.state, i.file_id, p.id, p.status
              FROM queue q JOIN interchanges i ON i.id = q.interchange_id
+             LEFT JOIN queue_body b ON b.queue_id = q.id
              LEFT JOIN pa_status p ON p.queue_id = q.id
              WHERE q.id = ?1 AND q.vendor = ?2 AND q.state != 'held'",
             params![req.item_id, vendor],

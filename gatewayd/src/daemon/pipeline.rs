@@ -726,6 +726,8 @@ impl Pipeline {
                  DELETE FROM pa_history WHERE pa_id IN
                    (SELECT id FROM pa_status WHERE interchange_id = {interchange_id});
                  DELETE FROM pa_status WHERE interchange_id = {interchange_id};
+                 DELETE FROM queue_body WHERE queue_id IN
+                   (SELECT id FROM queue WHERE interchange_id = {interchange_id});
                  DELETE FROM queue WHERE interchange_id = {interchange_id};
                  DELETE FROM claim_rejects WHERE interchange_id = {interchange_id};
                  DELETE FROM attachment_refs WHERE interchange_id = {interchange_id};"
@@ -1067,10 +1069,11 @@ fn insert_queue_row(
     it: &NewItem,
 ) -> Result<i64, PipelineError> {
     let now = store::now_ms();
+    // the bytes go to queue_body, so the row's state changes stay small writes
     conn.prepare_cached(
         "INSERT INTO queue (interchange_id, vendor, pa_type, action, txn, request_id,
             set_control, x12, item, trace, state, attempts, visible_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'held', 0, ?11, ?11, ?11)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, x'', '', '', 'held', 0, ?8, ?8, ?8)",
     )?
     .execute(params![
         interchange_id,
@@ -1080,12 +1083,13 @@ fn insert_queue_row(
         it.transaction,
         it.request_id,
         it.set_control,
-        it.x12,
-        it.item.to_string(),
-        it.trace,
         now
     ])?;
     let id = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO queue_body (queue_id, x12, item, trace) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, it.x12, it.item.to_string(), it.trace])?;
     if let Some((bht03, trn)) = &it.pa {
         conn.prepare_cached(
             "INSERT INTO pa_status (queue_id, interchange_id, partner, bht03, trn, vendor,
@@ -1122,6 +1126,7 @@ fn delete_item(conn: &Connection, id: i64) -> Result<(), PipelineError> {
         params![id],
     )?;
     conn.execute("DELETE FROM pa_status WHERE queue_id = ?1", params![id])?;
+    conn.execute("DELETE FROM queue_body WHERE queue_id = ?1", params![id])?;
     conn.execute("DELETE FROM queue WHERE id = ?1", params![id])?;
     Ok(())
 }

@@ -80,9 +80,11 @@ pub fn lease(
     let expires = now + lease_ms;
     {
         let mut pick = tx.prepare(
-            "SELECT id, vendor, pa_type, action, txn, request_id, attempts, x12, item, trace
-             FROM queue WHERE vendor = ?1 AND state = 'ready' AND visible_at <= ?2
-             ORDER BY visible_at, id LIMIT ?3",
+            "SELECT q.id, q.vendor, q.pa_type, q.action, q.txn, q.request_id, q.attempts,
+                COALESCE(b.x12, q.x12), COALESCE(b.item, q.item), COALESCE(b.trace, q.trace)
+             FROM queue q LEFT JOIN queue_body b ON b.queue_id = q.id
+             WHERE q.vendor = ?1 AND q.state = 'ready' AND q.visible_at <= ?2
+             ORDER BY q.visible_at, q.id LIMIT ?3",
         )?;
         let rows = pick.query_map(params![vendor, now, max], |r| {
             let attempts: i64 = r.get(6)?;

@@ -5,7 +5,8 @@
 //! | `files` | every received file: partner, inbox name, where it came from (so a file taken just before a crash is recognized), content hash, size, path of the fsynced copy, state |
 //! | `interchanges` | every interchange read: its file and position, ISA06/ISA13, outcome, state (`acking` until its acknowledgments are in the outbox, then `done`); UNIQUE(partner, ISA06, ISA13) over the interchanges that claimed the key |
 //! | `acks` | every outbox file (TA1, 999, rejection note): name, bytes, whether it is written |
-//! | `queue` | vendor queue items: vendor, PA type, X12, JSON, routing trace, state, attempts, `visible_at` |
+//! | `queue` | vendor queue items: vendor, PA type, state, attempts, `visible_at` (and the bytes of items queued before migration 6) |
+//! | `queue_body` | a queue item's bytes: X12, JSON, routing trace |
 //! | `pa_status` | the status of each 278 work item (`pending` until its vendor decides; or answered at once by the gateway: `rejected`, `no_pa_required`, `approved`/`pended` by the pharmacy criteria), the decision (certification number, dates, reason, message), its interchange and, when queued, its queue row |
 //! | `pa_history` | what happened to each PA request, in order |
 //! | `pa_numbers` | every authorization number the gateway issued (pharmacy auto-approval), to its PA status |
@@ -230,6 +231,16 @@ const MIGRATIONS: &[&str] = &[
         interchange_id INTEGER NOT NULL REFERENCES interchanges(id),
         created_at INTEGER NOT NULL,
         PRIMARY KEY (partner, fingerprint)
+    );",
+    // 6: a queue item's bytes (X12, JSON, routing trace: about 8 KB for a claim) in a
+    // table of their own, so the row updates of its life (held -> ready -> leased ->
+    // acked) rewrite a small row instead of the bytes each time; rows queued before
+    // keep their bytes in `queue` (readers take the body's, else the row's)
+    "CREATE TABLE queue_body (
+        queue_id INTEGER PRIMARY KEY REFERENCES queue(id),
+        x12 BLOB NOT NULL,
+        item TEXT NOT NULL,
+        trace TEXT NOT NULL
     );",
 ];
 
