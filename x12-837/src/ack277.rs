@@ -91,7 +91,8 @@ use crate::claim::{claims, Claim, Line};
 use std::fmt;
 use x12_core::schema::{text, Guide, LoopRef, NONE};
 use x12_core::{
-    write_isa, AckEnvelope, Code, Delimiters, InterchangeReport, Issue, Segment, WriteError, Writer,
+    write_ack_interchange, AckEnvelope, AckGroup, Code, Delimiters, InterchangeReport, Issue,
+    Segment, WriteError, Writer,
 };
 
 /// Why a 277CA could not be built or written.
@@ -963,9 +964,6 @@ pub fn render_277ca_interchange(
     env: &AckEnvelope,
     gs_date: &str,
 ) -> Result<Vec<u8>, WriteError> {
-    let mut w = Writer::new(Vec::with_capacity(1024), Delimiters::default());
-    write_isa(&mut w, report, env)?;
-    let gs06 = env.control_number.to_string();
     let id = |s: &str, d: &str| -> String {
         let t: String = s
             .chars()
@@ -979,27 +977,15 @@ pub fn render_277ca_interchange(
         }
     };
     let (sender, receiver) = (id(group.1, "RECEIVER"), id(group.0, "SENDER"));
-    w.write_fields(
-        b"GS",
-        &[
-            b"HN",
-            sender.as_bytes(),
-            receiver.as_bytes(),
-            gs_date.as_bytes(),
-            env.time.as_bytes(),
-            gs06.as_bytes(),
-            b"X",
-            b"005010X214",
-        ],
-    )?;
-    for (n, a) in acks.iter().enumerate() {
-        a.write_set(&mut w, &format!("{:04}", n + 1))?;
-    }
-    let count = acks.len().to_string();
-    w.write_fields(b"GE", &[count.as_bytes(), gs06.as_bytes()])?;
-    let icn = format!("{:09}", env.control_number);
-    w.write_fields(b"IEA", &[b"1", icn.as_bytes()])?;
-    Ok(w.into_inner())
+    let group = AckGroup {
+        functional_id: "HN",
+        sender: &sender,
+        receiver: &receiver,
+        version: "005010X214",
+    };
+    write_ack_interchange(report, env, gs_date, group, acks.len(), |w, n, st02| {
+        acks[n].write_set(w, st02).map(drop)
+    })
 }
 
 #[cfg(test)]

@@ -381,6 +381,58 @@ fn echo_text(v: &str, min: usize, max: usize) -> String {
     format!("{t:0>min$}")
 }
 
+/// The group header of an acknowledgment interchange: GS01, the application sender and
+/// receiver (GS02/GS03, already addressed back to the original sender) and GS08.
+#[derive(Debug, Clone, Copy)]
+pub struct AckGroup<'a> {
+    /// GS01 (`FA` for a 999, `HN` for a 277CA).
+    pub functional_id: &'a str,
+    /// GS02.
+    pub sender: &'a str,
+    /// GS03.
+    pub receiver: &'a str,
+    /// GS08 (`005010X231A1`, `005010X214`).
+    pub version: &'a str,
+}
+
+/// Writes an acknowledgment interchange holding one functional group: the ISA that
+/// answers `report`, GS from `group` (dated `gs_date`, control number = ISA13), `sets`
+/// transaction sets written by `write_set` (given the writer, the set's index and its
+/// ST02 `0001`, `0002`...), GE and IEA.
+pub fn write_ack_interchange(
+    report: &InterchangeReport,
+    env: &AckEnvelope,
+    gs_date: &str,
+    group: AckGroup<'_>,
+    sets: usize,
+    mut write_set: impl FnMut(&mut Writer<Vec<u8>>, usize, &str) -> Result<(), WriteError>,
+) -> Result<Vec<u8>, WriteError> {
+    let mut w = Writer::new(Vec::with_capacity(512), crate::Delimiters::default());
+    write_isa(&mut w, report, env)?;
+    let gs06 = env.control_number.to_string();
+    w.write_fields(
+        b"GS",
+        &[
+            group.functional_id.as_bytes(),
+            group.sender.as_bytes(),
+            group.receiver.as_bytes(),
+            gs_date.as_bytes(),
+            env.time.as_bytes(),
+            gs06.as_bytes(),
+            b"X",
+            group.version.as_bytes(),
+        ],
+    )?;
+    for n in 0..sets {
+        write_set(&mut w, n, &format!("{:04}", n + 1))?;
+    }
+    let count = sets.to_string();
+    w.write_fields(b"GE", &[count.as_bytes(), gs06.as_bytes()])?;
+    let icn = format!("{:09}", env.control_number);
+    w.write_fields(b"IEA", &[b"1", icn.as_bytes()])?;
+    Ok(w.into_inner())
+}
+
 /// Renders a whole acknowledgment interchange holding one functional group (GS*FA)
 /// with a 999 for each of `acks`, addressed back to the sender of `report`.
 pub fn render_999_interchange(
@@ -389,33 +441,19 @@ pub fn render_999_interchange(
     env: &AckEnvelope,
     gs_date: &str,
 ) -> Result<Vec<u8>, WriteError> {
-    let mut w = Writer::new(Vec::with_capacity(512), crate::Delimiters::default());
-    write_isa(&mut w, report, env)?;
     let (app_sender, app_receiver) = acks
         .first()
         .map(|a| (a.receiver.clone(), a.sender.clone()))
         .unwrap_or_default();
-    let gs06 = env.control_number.to_string();
     let or = |s: String, d: &str| if s.len() >= 2 { s } else { d.to_string() };
-    w.write_fields(
-        b"GS",
-        &[
-            b"FA",
-            or(app_sender, "RECEIVER").as_bytes(),
-            or(app_receiver, "SENDER").as_bytes(),
-            gs_date.as_bytes(),
-            env.time.as_bytes(),
-            gs06.as_bytes(),
-            b"X",
-            b"005010X231A1",
-        ],
-    )?;
-    for (n, a) in acks.iter().enumerate() {
-        a.write_set(&mut w, &format!("{:04}", n + 1))?;
-    }
-    let count = acks.len().to_string();
-    w.write_fields(b"GE", &[count.as_bytes(), gs06.as_bytes()])?;
-    let icn = format!("{:09}", env.control_number);
-    w.write_fields(b"IEA", &[b"1", icn.as_bytes()])?;
-    Ok(w.into_inner())
+    let (sender, receiver) = (or(app_sender, "RECEIVER"), or(app_receiver, "SENDER"));
+    let group = AckGroup {
+        functional_id: "FA",
+        sender: &sender,
+        receiver: &receiver,
+        version: "005010X231A1",
+    };
+    write_ack_interchange(report, env, gs_date, group, acks.len(), |w, n, st02| {
+        acks[n].write_set(w, st02).map(drop)
+    })
 }

@@ -117,7 +117,10 @@ mod tokenize;
 mod validate;
 mod writer;
 
-pub use ack999::{render_999_interchange, Ack999, AckCode, AckPolicy, SegmentNote, SetResponse};
+pub use ack999::{
+    render_999_interchange, write_ack_interchange, Ack999, AckCode, AckGroup, AckPolicy,
+    SegmentNote, SetResponse,
+};
 pub use acknowledge::{acknowledge, InterchangeAcks};
 pub use decoder::{Decoder, ReaderOptions};
 pub use delimiters::Delimiters;

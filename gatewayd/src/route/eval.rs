@@ -625,20 +625,7 @@ impl Router {
         if let Some(mut d) = self.sticky(&ex.request.prior_auth, pa, &mut sticky_flags) {
             base.merge(sticky_flags);
             finish(&mut d, Flags::default(), base);
-            let lines = ex
-                .lines
-                .iter()
-                .map(|l| LineDecision {
-                    line: l.label.clone(),
-                    decision: d.clone(),
-                })
-                .collect();
-            let routed = Routed {
-                flags: base.names(),
-                request: Some(d),
-                request_trace: Vec::new(),
-                lines,
-            };
+            let routed = whole_request(&ex, d, Vec::new(), base);
             return (ex, routed);
         }
         base.merge(sticky_flags);
@@ -663,20 +650,7 @@ impl Router {
             let part = steps.last().map_or(Part::Always, |s| s.part);
             let mut d = self.decision(rule, part, out.flags, request_trace.clone());
             finish(&mut d, out.flags, base);
-            let lines = ex
-                .lines
-                .iter()
-                .map(|l| LineDecision {
-                    line: l.label.clone(),
-                    decision: d.clone(),
-                })
-                .collect();
-            let routed = Routed {
-                flags: base.names(),
-                request: Some(d),
-                request_trace,
-                lines,
-            };
+            let routed = whole_request(&ex, d, request_trace, base);
             return (ex, routed);
         }
         base.merge(out.flags);
@@ -737,5 +711,29 @@ impl Router {
             lines,
         };
         (ex, routed)
+    }
+}
+
+/// A request decided as a whole (a follow-up to a known authorization, or a
+/// request-scope rule): every line carries the request's decision.
+fn whole_request(
+    ex: &Extracted,
+    d: Decision,
+    request_trace: Vec<TraceStep>,
+    base: Flags,
+) -> Routed {
+    let lines = ex
+        .lines
+        .iter()
+        .map(|l| LineDecision {
+            line: l.label.clone(),
+            decision: d.clone(),
+        })
+        .collect();
+    Routed {
+        flags: base.names(),
+        request: Some(d),
+        request_trace,
+        lines,
     }
 }
