@@ -1,6 +1,7 @@
 //! Claim-level edits of the daemon's 277CA through the real `gatewayd` binary: the
 //! eligibility edit on the date of service (with `eligibility_file`) and duplicate
-//! claims (the same claim accepted before from the same partner).
+//! claims (the same claim accepted before from the same partner). A claim the 277CA
+//! rejects reaches no vendor; its accepted siblings do.
 
 mod daemon_support;
 
@@ -12,6 +13,47 @@ fn acks_277(out: &std::collections::BTreeMap<String, Vec<u8>>, prefix: &str) -> 
         .filter(|(k, _)| k.starts_with(prefix))
         .map(|(k, v)| check_277ca(k, v))
         .collect()
+}
+
+/// Every item every vendor can lease now: (vendor, claim id, ISA13 of its interchange).
+fn leasable(d: &Daemon) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for v in vendors() {
+        for item in d.lease_all(&v) {
+            out.push((
+                v.clone(),
+                item["request_id"].as_str().unwrap().to_string(),
+                item["item"]["envelope"]["isa13"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The claims kept from every vendor: (claim id, the 277CA statuses that rejected it).
+fn kept(d: &Daemon) -> Vec<(String, String)> {
+    let db = d.db();
+    let mut st = db
+        .prepare(
+            "SELECT claim_id, json_extract(item, '$.rejected_by_277ca'), state
+             FROM claim_rejects ORDER BY id",
+        )
+        .unwrap();
+    st.query_map([], |r| {
+        let state: String = r.get(2)?;
+        assert_eq!(state, "answered");
+        Ok((
+            r.get(0)?,
+            r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }
 
 /// The STC after a claim's TRN, with its date element replaced by `DATE`.
@@ -53,6 +95,23 @@ fn a_member_not_eligible_on_the_date_of_service_is_rejected_in_the_277ca() {
     assert_eq!(stc_of(segs, "ACK0001"), "STC*A2:20*DATE*WQ*150");
     assert_eq!(stc_of(segs, "ACK0002"), "STC*A8:109:IL*DATE*U*175");
     assert_eq!(segs.iter().filter(|s| s.starts_with("REF*1K*")).count(), 1);
+    // the rejected claim is kept from every vendor; its accepted sibling is queued
+    let got = leasable(&d);
+    let ids: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
+    assert_eq!(ids, ["ACK0001"], "{got:?}");
+    assert_eq!(
+        kept(&d),
+        [("ACK0002".to_string(), "[\"A8:109:IL\"]".to_string())]
+    );
+    let queued: i64 = d
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM queue WHERE request_id = 'ACK0002'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(queued, 0);
     // the daemon's log lines never carry the member id
     let log = std::fs::read_dir(&dir)
         .unwrap()
@@ -97,6 +156,23 @@ fn a_claim_accepted_before_from_the_partner_is_a_duplicate() {
             .filter(|s| s.starts_with("REF*1K*"))
             .count(),
         1
+    );
+    // the duplicate reaches no vendor: ACK0001 once (its first acceptance), ACK0002
+    // twice (two different claims, both accepted)
+    let got = leasable(&d);
+    let claims: Vec<(&str, &str)> = got.iter().map(|g| (g.1.as_str(), g.2.as_str())).collect();
+    assert_eq!(
+        claims,
+        [
+            ("ACK0001", "000730000"),
+            ("ACK0002", "000730000"),
+            ("ACK0002", "000730001")
+        ],
+        "{got:?}"
+    );
+    assert_eq!(
+        kept(&d),
+        [("ACK0001".to_string(), "[\"A3:54\"]".to_string())]
     );
     // the store keeps hashes only, one per accepted claim
     let db = d.db();
@@ -143,5 +219,72 @@ fn a_claim_the_277ca_rejected_does_not_make_a_later_one_a_duplicate() {
     // eligibility, never as a duplicate
     assert_eq!(stc_of(&second[0], "ACK0001"), "STC*A3:54*DATE*U*150");
     assert_eq!(stc_of(&second[0], "ACK0002"), "STC*A8:109:IL*DATE*U*175");
+    // only the first acceptance reaches a vendor
+    let got = leasable(&d);
+    let claims: Vec<(&str, &str)> = got.iter().map(|g| (g.1.as_str(), g.2.as_str())).collect();
+    assert_eq!(claims, [("ACK0001", "000740000")], "{got:?}");
+    let mut k = kept(&d);
+    k.sort();
+    assert_eq!(
+        k,
+        [
+            ("ACK0001".to_string(), "[\"A3:54\"]".to_string()),
+            ("ACK0002".to_string(), "[\"A8:109:IL\"]".to_string()),
+            ("ACK0002".to_string(), "[\"A8:109:IL\"]".to_string()),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_claim_snip_7_rejects_reaches_no_vendor_and_its_sibling_does() {
+    let dir = temp_dir("claims-snip7");
+    let providers = repo().join("fixtures/routing/providers.csv");
+    let d = Daemon::start(
+        &dir,
+        &format!("provider_file = {:?}\n", providers.display().to_string()),
+    );
+    let data = renumber(
+        &std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap(),
+        750_000,
+    );
+    drop_file(&d.inbox("demo"), "two.x12", &data);
+    d.wait_files(1);
+    let out = outbox_files(&d.outbox("demo"));
+    let acks = acks_277(&out, "277CA-000750000-");
+    assert_eq!(acks.len(), 1, "{:?}", out.keys());
+    // the billing provider's taxonomy is not on the provider file at that location
+    assert_eq!(stc_of(&acks[0], "ACK0001"), "STC*A2:20*DATE*WQ*150");
+    assert_eq!(stc_of(&acks[0], "ACK0002"), "STC*A8:145:85*DATE*U*175");
+    let got = leasable(&d);
+    let claims: Vec<(&str, &str)> = got.iter().map(|g| (g.1.as_str(), g.2.as_str())).collect();
+    assert_eq!(claims, [("ACK0001", "000750000")], "{got:?}");
+    assert_eq!(
+        kept(&d),
+        [("ACK0002".to_string(), "[\"A8:145:85\"]".to_string())]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_duplicate_claim_gets_no_cover_sheet() {
+    let dir = temp_dir("claims-dup-cover");
+    let d = Daemon::start(&dir, "");
+    let data = std::fs::read(repo().join("fixtures/attachments/837p-pwk-fax-mail.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "first.x12", &renumber(&data, 760_000));
+    d.wait_files(1);
+    drop_file(&d.inbox("demo"), "second.x12", &renumber(&data, 760_001));
+    d.wait_files(2);
+    let out = outbox_files(&d.outbox("demo"));
+    let second = acks_277(&out, "277CA-000760001-");
+    assert_eq!(second.len(), 1, "{:?}", out.keys());
+    assert!(stc_of(&second[0], "AT8001CLM").starts_with("STC*A3:54*"));
+    // the fax and mail cover sheets of the first claim, none for its duplicate
+    let covers: Vec<&String> = out.keys().filter(|k| k.starts_with("COVER-")).collect();
+    assert_eq!(covers.len(), 2, "{covers:?}");
+    assert!(covers.iter().all(|k| k.starts_with("COVER-000760000-")));
+    let got = leasable(&d);
+    let claims: Vec<(&str, &str)> = got.iter().map(|g| (g.1.as_str(), g.2.as_str())).collect();
+    assert_eq!(claims, [("AT8001CLM", "000760000")], "{got:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,6 +2,13 @@
 //! SIGKILL at random moments, then restarted, round after round. At the end every
 //! interchange has exactly one acknowledgment set, every transaction sits in exactly one
 //! queue exactly once, no outbox file is partial and nothing is missing.
+//!
+//! Files of the pool are sent more than once (each time as a new interchange): the
+//! duplicate-claim edit rejects a claim accepted before (277CA A3:54), and a rejected
+//! claim goes to no vendor. The expectation model ([`Oracle`]) follows the files in the
+//! order the daemon takes them (inbox names sort in the order they were dropped), so
+//! it knows which claims reach their vendor (the first acceptance) and which must not
+//! (every later copy).
 
 mod daemon_support;
 
@@ -33,6 +40,7 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
     let mut rng = Rng(seed);
     let port = free_port();
     let mut expected = Expected::default();
+    let mut oracle = Oracle::new();
     let mut dropped = 0u32;
     let mut control = 500_000u32;
     let rounds = 24;
@@ -47,13 +55,14 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
             };
             let data = renumber(&pool[pick], control);
             control += 10;
-            let e = expect(&data);
+            let e = oracle.expect(&data);
             expected.interchanges += e.interchanges;
             expected.ta1 += e.ta1;
             expected.acks999 += e.acks999;
             expected.items.extend(e.items);
             expected.responses.extend(e.responses);
             expected.claim_rejects += e.claim_rejects;
+            expected.duplicates.extend(e.duplicates);
             expected.acks277 += e.acks277;
             drop_file(&inbox, &format!("r{round:02}-{dropped:04}.x12"), &data);
             dropped += 1;
@@ -64,6 +73,7 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
         d.child.wait().unwrap();
     }
     expected.items.sort();
+    expected.duplicates.sort();
 
     // the last run finishes everything
     let d = Daemon::start_on(&dir, extra, port);
@@ -190,6 +200,31 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
         .query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
         .unwrap();
     assert_eq!(queued as usize, expected.items.len(), "seed {seed}");
+    // the claims kept from every vendor: exactly those the model rejects, among them
+    // every later copy of a claim accepted before (and never its first acceptance)
+    let kept: i64 = db
+        .query_row("SELECT COUNT(*) FROM claim_rejects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept as usize, expected.claim_rejects, "seed {seed}");
+    let mut duplicates: Vec<(String, String, String)> = {
+        let mut st = db
+            .prepare(
+                "SELECT vendor, txn, claim_id FROM claim_rejects
+                 WHERE EXISTS (SELECT 1 FROM json_each(item, '$.rejected_by_277ca')
+                    WHERE value = 'A3:54')",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    duplicates.sort();
+    assert_eq!(duplicates, expected.duplicates, "seed {seed}");
+    assert!(
+        !expected.duplicates.is_empty(),
+        "pool files were sent again, so later copies were rejected (seed {seed})"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(90),
         "took {:?}",
@@ -197,9 +232,10 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
     );
     let resumed = d.log_text().matches("resumed unfinished files").count();
     eprintln!(
-        "crash test: {rounds} kills, {dropped} files, {} interchanges, {} items, {resumed} restarts resumed a file, in {:?} (seed {seed})",
+        "crash test: {rounds} kills, {dropped} files, {} interchanges, {} items, {} duplicate claims held back, {resumed} restarts resumed a file, in {:?} (seed {seed})",
         expected.interchanges,
         expected.items.len(),
+        expected.duplicates.len(),
         started.elapsed()
     );
     drop(d);

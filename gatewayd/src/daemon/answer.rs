@@ -7,6 +7,7 @@
 //! | `csra/pharmacy`, 278, criteria met | [`crate::pharmacy`] decides with the criteria file: HCR01=`A1` with an authorization number per service from the store's sequence ([`StoreSequence`]); PA status `approved`; never queued |
 //! | `csra/pharmacy`, criteria not met | HCR01=`A4` (pended) naming the failed criteria goes out at once, AND the item goes to the CSRA queue for review, its JSON carrying the outcome (`pharmacy`); PA status `pended`, which CSRA decides like any pended request |
 //! | a `reject` route, 837 claim | not forwarded to any vendor: a row in `claim_rejects` (state `recorded`, the claim's JSON and routing trace) for the 277CA that answers it; no outbox file yet |
+//! | any route, 837 claim the 277CA rejects (see [`super::claimack`]) | the same: a `claim_rejects` row (its JSON names the STC statuses under `rejected_by_277ca`), never queued |
 //!
 //! Everything here happens inside the interchange's own SQLite transaction (the one open
 //! from its ISA to its IEA): the PA status, its history, the authorization numbers and
@@ -70,7 +71,8 @@ pub enum Disposition {
     Immediate,
     /// A 278 `csra/pharmacy` route: decided by the criteria.
     Pharmacy,
-    /// An 837 claim on a `reject` route: recorded for the 277CA, never forwarded.
+    /// An 837 claim on a `reject` route, or one its 277CA rejects: recorded for the
+    /// 277CA, never forwarded.
     ClaimReject,
 }
 
@@ -81,6 +83,7 @@ pub fn disposition(it: &NewItem) -> Disposition {
         "reject" if is_278 => Disposition::Immediate,
         "no_pa_required" if is_278 => Disposition::Immediate,
         "reject" => Disposition::ClaimReject,
+        _ if !is_278 && super::claimack::is_rejected(it) => Disposition::ClaimReject,
         "route" if is_278 && (it.vendor.as_str(), it.pa_type.as_str()) == PHARMACY => {
             Disposition::Pharmacy
         }

@@ -35,8 +35,14 @@
 //! from [`StoreClaimNumbers`]: the date (`YYMMDD`) and a counter kept in the store's
 //! `counters` table, advanced inside the interchange's transaction, so a number is
 //! never handed out twice, across restarts too. A claim's provider findings do not
-//! change the 999 (which knows only the guide) nor the claim's queue item (the vendor
-//! sees the `provider_validation_failed` flag).
+//! change the 999 (which knows only the guide).
+//!
+//! A claim the 277CA rejects, for any of the causes above, goes to no vendor: the
+//! 277CA tells the submitter, and there is nothing to adjudicate. Its item is marked
+//! ([`mark_rejected`]: the STC statuses under `rejected_by_277ca` in its JSON) and
+//! recorded in `claim_rejects` instead of the queue, in the interchange's transaction
+//! like everything else of it; the accepted claims of the same set are queued as
+//! usual.
 
 use crate::clock::Stamp;
 use crate::route::{EligibilityFile, RequestRouting};
@@ -126,6 +132,47 @@ pub struct Pending {
     pub ack: Ack277,
     /// Fingerprints of the claims it accepts, recorded ([`remember`]) when the group is.
     pub fingerprints: Vec<String>,
+}
+
+/// The key of a claim item's JSON naming the 277CA statuses that rejected the claim
+/// (`["A3:54"]`); an item carrying it goes to no vendor ([`super::answer::disposition`]).
+pub const REJECTED_KEY: &str = "rejected_by_277ca";
+
+impl Pending {
+    /// For each claim of the set, in claim order (the order of the set's routings):
+    /// `None` when the 277CA accepts it, else the STC statuses that reject it
+    /// (`A3:54`, `A8:109:IL`...).
+    pub fn rejections(&self) -> Vec<Option<Vec<String>>> {
+        self.ack
+            .providers
+            .iter()
+            .flat_map(|p| &p.claims)
+            .map(|c| {
+                (!c.accepted).then(|| {
+                    c.statuses
+                        .iter()
+                        .map(|s| match &s.entity {
+                            Some(e) => format!("{}:{}:{e}", s.category, s.code),
+                            None => format!("{}:{}", s.category, s.code),
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    }
+}
+
+/// Marks a claim item as rejected by its 277CA (`statuses`, see [`Pending::rejections`]):
+/// it is then recorded in `claim_rejects`, never queued.
+pub fn mark_rejected(item: &mut super::items::NewItem, statuses: &[String]) {
+    if let Some(obj) = item.item.as_object_mut() {
+        obj.insert(REJECTED_KEY.into(), statuses.into());
+    }
+}
+
+/// Whether a claim item was marked by [`mark_rejected`].
+pub fn is_rejected(item: &super::items::NewItem) -> bool {
+    item.item.get(REJECTED_KEY).is_some()
 }
 
 /// What the claim edits of [`build`] read besides the set.

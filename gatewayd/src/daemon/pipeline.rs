@@ -11,8 +11,8 @@
 //! 3. each accepted 278 request and 837 claim is routed into queue items; what the
 //!    gateway answers itself (`reject`, `no_pa_required`, pharmacy by its criteria,
 //!    see [`super::answer`]) gets its 278 response and PA status instead of a queue
-//!    row (a pended pharmacy request gets both), an 837 claim on a `reject` route a
-//!    `claim_rejects` record;
+//!    row (a pended pharmacy request gets both), an 837 claim on a `reject` route or
+//!    rejected by its 277CA a `claim_rejects` record;
 //! 4. one SQLite transaction records the interchange (state `acking`), its TA1 (when
 //!    due) and 999s (one per functional group, each its own interchange), one 277CA per
 //!    837 set the 999 accepted (see [`super::claimack`]), the 278 responses of the
@@ -455,6 +455,7 @@ impl Pipeline {
                     let routings =
                         crate::route::route_set(&tables.router, &set, &tree, guide, &lookups);
                     let root = LoopRef::root(&set, &tree, guide);
+                    let mut rejections = Vec::new();
                     if x12_837::kind_of(guide.version.as_bytes()).is_some() {
                         let pending = claimack::build(
                             &self.conn,
@@ -469,6 +470,7 @@ impl Pipeline {
                                 earlier: &ic.group_277,
                             },
                         )?;
+                        rejections = pending.rejections();
                         ic.group_277.push(pending);
                     }
                     // PWK attachments: the references uploads link to, and a cover
@@ -483,7 +485,12 @@ impl Pipeline {
                         &refs,
                     )?;
                     ic.group_refs.extend(rows);
-                    for r in refs.iter().filter(|r| r.transmission.needs_cover_sheet()) {
+                    // (none for a claim its 277CA rejects: no vendor will look for it)
+                    let held = |i: usize| matches!(rejections.get(i), Some(Some(_)));
+                    for r in refs
+                        .iter()
+                        .filter(|r| r.transmission.needs_cover_sheet() && !held(r.item))
+                    {
                         match crate::attachments::cover_sheets(r, &routings, tables.router.table())
                         {
                             Ok(sheets) => {
@@ -516,7 +523,7 @@ impl Pipeline {
                         isa06: &isa06,
                         isa13: &isa13,
                     };
-                    for r in &routings {
+                    for (n, r) in routings.iter().enumerate() {
                         // route_set gives one routing per claim, in claim order
                         let claim = if r.transaction.name() == "278" {
                             None
@@ -524,7 +531,11 @@ impl Pipeline {
                             claims.next().map(|c| c.node)
                         };
                         let built = items::build(&set, &tree, r, claim, &env);
-                        for (k, it) in built.into_iter().enumerate() {
+                        for (k, mut it) in built.into_iter().enumerate() {
+                            // a claim its 277CA rejects goes to no vendor
+                            if let Some(Some(statuses)) = rejections.get(n) {
+                                claimack::mark_rejected(&mut it, statuses);
+                            }
                             // 278 items come one per work item, in order
                             let w = r.work_items.get(k);
                             self.place_item(ic, &partner.id, tables, r, w, it)?;
@@ -936,7 +947,8 @@ fn drop_group(conn: &Connection, ic: &mut Open) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// Records an 837 claim a `reject` route keeps from every vendor.
+/// Records an 837 claim kept from every vendor (a `reject` route, or its 277CA
+/// rejects it).
 fn insert_claim_reject(
     conn: &Connection,
     interchange_id: i64,

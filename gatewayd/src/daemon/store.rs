@@ -10,7 +10,7 @@
 //! | `pa_status` | the status of each 278 work item (`pending` until its vendor decides; or answered at once by the gateway: `rejected`, `no_pa_required`, `approved`/`pended` by the pharmacy criteria), the decision (certification number, dates, reason, message), its interchange and, when queued, its queue row |
 //! | `pa_history` | what happened to each PA request, in order |
 //! | `pa_numbers` | every authorization number the gateway issued (pharmacy auto-approval), to its PA status |
-//! | `claim_rejects` | 837 claims a `reject` route keeps from every vendor, `recorded` until a 277CA answers them |
+//! | `claim_rejects` | 837 claims kept from every vendor (a `reject` route, or rejected by their 277CA), `recorded` until the 277CA answering them is recorded |
 //! | `attachments` | PWK attachment uploads: partner, control number, content type, size, hash, stored path, `pending` or `linked`, whether a pending report was logged |
 //! | `attachment_refs` | every PWK with a control number in an accepted 278 request or 837 claim: partner, control number, interchange, ST02, request id, PWK01/PWK02 |
 //! | `counters` | the acknowledgment interchange control number, the pharmacy authorization sequence, the payer claim control number sequence |

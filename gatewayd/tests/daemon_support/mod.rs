@@ -379,92 +379,196 @@ pub struct Expected {
     pub items: Vec<(String, String, String)>,
     /// The gateway's own 278 responses: (status, request id), sorted.
     pub responses: Vec<(String, String)>,
-    /// 837 claims kept from every vendor by a `reject` route.
+    /// 837 claims kept from every vendor: on a `reject` route, or rejected by their
+    /// 277CA (a duplicate of a claim accepted before, in this file or an earlier one).
     pub claim_rejects: usize,
+    /// Of `claim_rejects`, those the 277CA rejected as duplicates (A3:54): (vendor the
+    /// route named, transaction, claim id), sorted.
+    pub duplicates: Vec<(String, String, String)>,
     /// 277CA files: one per 837 set the 999 accepted, in groups it did not reject.
     pub acks277: usize,
 }
 
+/// What the daemon should produce for one file sent alone (no claim accepted before).
 pub fn expect(data: &[u8]) -> Expected {
-    let validator = gatewayd::guides::validator();
-    let acks = x12_core::acknowledge(data, &validator, false).unwrap();
-    let mut e = Expected::default();
-    let mut accepted = true;
-    for a in &acks {
-        let Some(t) = &a.ta1 else { continue };
-        e.interchanges += 1;
-        if a.ta1_due {
-            e.ta1 += 1;
-        }
-        if t.ack == x12_core::Ta1Ack::Rejected {
-            accepted = false;
-        } else {
-            e.acks999 += a.groups.len();
-            e.acks277 += a
-                .groups
-                .iter()
-                .filter(|g| g.status != x12_core::AckCode::Rejected)
-                .flat_map(|g| g.sets.iter())
-                .filter(|s| s.id == "837" && s.status != x12_core::AckCode::Rejected)
-                .count();
-        }
+    Oracle::new().expect(data)
+}
+
+/// The expectation model over a stream of files from partner `demo`, in the order the
+/// daemon takes them: which claims the 277CA accepts (they reach their vendor) and which
+/// it rejects (they reach none: a duplicate of a claim accepted earlier, in the same
+/// group or an earlier file). It keeps the fingerprints of accepted claims in a store
+/// of its own and computes them with the daemon's own 277CA code
+/// (`gatewayd::daemon::claimack`), recorded when a group is accepted, as the daemon does.
+pub struct Oracle {
+    conn: rusqlite::Connection,
+    dir: PathBuf,
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
-    if accepted {
-        let router = gatewayd::route::Router::bundled().unwrap();
-        let criteria = gatewayd::pharmacy::Criteria::bundled().unwrap();
-        let lookups = gatewayd::route::Lookups::default();
-        let mut tree = x12_core::schema::LoopTree::default();
-        for item in x12_core::Reader::new(data) {
-            let x12_core::Item::Transaction(set) = item.unwrap() else {
-                continue;
-            };
-            let (guide, issues) = validator.check_set(&set, &mut tree);
-            let Some(guide) = guide else { continue };
-            if issues.iter().any(|i| i.is_error()) {
-                continue;
+}
+
+impl Default for Oracle {
+    fn default() -> Self {
+        Oracle::new()
+    }
+}
+
+impl Oracle {
+    /// A model with no claim accepted yet.
+    pub fn new() -> Oracle {
+        let dir = temp_dir("oracle");
+        let conn = gatewayd::daemon::store::open(&dir.join("oracle.sqlite")).unwrap();
+        // fingerprints without the interchanges they came from
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        Oracle { conn, dir }
+    }
+
+    /// What the daemon should produce for `data`, the next file of the stream.
+    pub fn expect(&mut self, data: &[u8]) -> Expected {
+        let validator = gatewayd::guides::validator();
+        let acks = x12_core::acknowledge(data, &validator, false).unwrap();
+        let mut e = Expected::default();
+        let mut accepted = true;
+        // whether each functional group is accepted, in file order
+        let mut groups_ok: Vec<bool> = Vec::new();
+        for a in &acks {
+            let Some(t) = &a.ta1 else { continue };
+            e.interchanges += 1;
+            if a.ta1_due {
+                e.ta1 += 1;
             }
-            let root = x12_core::schema::LoopRef::root(&set, &tree, guide);
-            let pharmacy: Vec<bool> = if guide.id == "278REQ" {
-                gatewayd::pharmacy::decide(&criteria, root)
-                    .iter()
-                    .map(|o| o.is_met())
-                    .collect()
+            if t.ack == x12_core::Ta1Ack::Rejected {
+                accepted = false;
             } else {
-                Vec::new()
-            };
-            let routings = gatewayd::route::route_set(&router, &set, &tree, guide, &lookups);
-            for (event, r) in routings.iter().enumerate() {
-                let txn = r.transaction.name().to_string();
-                for w in &r.work_items {
-                    match (w.action.name(), w.vendor.as_str(), w.pa_type.as_str()) {
-                        ("reject", ..) => e.responses.push(("rejected".into(), r.id.clone())),
-                        ("no_pa_required", ..) => {
-                            e.responses.push(("no_pa_required".into(), r.id.clone()))
+                e.acks999 += a.groups.len();
+                e.acks277 += a
+                    .groups
+                    .iter()
+                    .filter(|g| g.status != x12_core::AckCode::Rejected)
+                    .flat_map(|g| g.sets.iter())
+                    .filter(|s| s.id == "837" && s.status != x12_core::AckCode::Rejected)
+                    .count();
+                groups_ok.extend(
+                    a.groups
+                        .iter()
+                        .map(|g| g.status != x12_core::AckCode::Rejected),
+                );
+            }
+        }
+        if accepted {
+            let router = gatewayd::route::Router::bundled().unwrap();
+            let criteria = gatewayd::pharmacy::Criteria::bundled().unwrap();
+            let lookups = gatewayd::route::Lookups::default();
+            let mut tree = x12_core::schema::LoopTree::default();
+            let mut group = 0usize;
+            // the 277CAs of the current group, remembered when the group is accepted
+            let mut group_277: Vec<gatewayd::daemon::claimack::Pending> = Vec::new();
+            for item in x12_core::Reader::new(data) {
+                let set = match item.unwrap() {
+                    x12_core::Item::Transaction(set) => set,
+                    x12_core::Item::GroupEnd(r) => {
+                        if r.header
+                            .as_ref()
+                            .is_some_and(|h| h.functional_id() == b"FA")
+                        {
+                            continue;
                         }
-                        ("route", "csra", "pharmacy") => {
-                            if pharmacy.get(event).copied().unwrap_or(false) {
-                                e.responses.push(("approved".into(), r.id.clone()));
-                            } else {
-                                e.responses.push(("pended".into(), r.id.clone()));
-                                e.items.push((w.vendor.clone(), txn.clone(), r.id.clone()));
+                        if groups_ok.get(group).copied().unwrap_or(false) {
+                            for p in group_277.drain(..) {
+                                gatewayd::daemon::claimack::remember(
+                                    &self.conn,
+                                    "demo",
+                                    0,
+                                    &p.fingerprints,
+                                )
+                                .unwrap();
                             }
                         }
-                        _ => e.items.push((w.vendor.clone(), txn.clone(), r.id.clone())),
+                        group_277.clear();
+                        group += 1;
+                        continue;
                     }
+                    _ => continue,
+                };
+                let (guide, issues) = validator.check_set(&set, &mut tree);
+                let Some(guide) = guide else { continue };
+                if issues.iter().any(|i| i.is_error()) {
+                    continue;
                 }
-                if let Some(c) = &r.claim_route {
-                    if c.action.name() == "reject" {
-                        e.claim_rejects += 1;
-                    } else {
-                        e.items.push((c.vendor.clone(), txn.clone(), r.id.clone()));
+                let root = x12_core::schema::LoopRef::root(&set, &tree, guide);
+                let pharmacy: Vec<bool> = if guide.id == "278REQ" {
+                    gatewayd::pharmacy::decide(&criteria, root)
+                        .iter()
+                        .map(|o| o.is_met())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let routings = gatewayd::route::route_set(&router, &set, &tree, guide, &lookups);
+                let mut rejections = Vec::new();
+                if x12_837::kind_of(guide.version.as_bytes()).is_some() {
+                    let pending = gatewayd::daemon::claimack::build(
+                        &self.conn,
+                        &set,
+                        root,
+                        &issues,
+                        &routings,
+                        0,
+                        &gatewayd::daemon::claimack::Edits {
+                            partner: "demo",
+                            eligibility: None,
+                            earlier: &group_277,
+                        },
+                    )
+                    .unwrap();
+                    rejections = pending.rejections();
+                    group_277.push(pending);
+                }
+                for (event, r) in routings.iter().enumerate() {
+                    let txn = r.transaction.name().to_string();
+                    for w in &r.work_items {
+                        match (w.action.name(), w.vendor.as_str(), w.pa_type.as_str()) {
+                            ("reject", ..) => e.responses.push(("rejected".into(), r.id.clone())),
+                            ("no_pa_required", ..) => {
+                                e.responses.push(("no_pa_required".into(), r.id.clone()))
+                            }
+                            ("route", "csra", "pharmacy") => {
+                                if pharmacy.get(event).copied().unwrap_or(false) {
+                                    e.responses.push(("approved".into(), r.id.clone()));
+                                } else {
+                                    e.responses.push(("pended".into(), r.id.clone()));
+                                    e.items.push((w.vendor.clone(), txn.clone(), r.id.clone()));
+                                }
+                            }
+                            _ => e.items.push((w.vendor.clone(), txn.clone(), r.id.clone())),
+                        }
+                    }
+                    if let Some(c) = &r.claim_route {
+                        let rejected = rejections.get(event).cloned().flatten();
+                        let key = (c.vendor.clone(), txn.clone(), r.id.clone());
+                        if c.action.name() == "reject" {
+                            e.claim_rejects += 1;
+                        } else if let Some(statuses) = rejected {
+                            e.claim_rejects += 1;
+                            if statuses.iter().any(|s| s == "A3:54") {
+                                e.duplicates.push(key);
+                            }
+                        } else {
+                            e.items.push(key);
+                        }
                     }
                 }
             }
         }
+        e.items.sort();
+        e.responses.sort();
+        e.duplicates.sort();
+        e
     }
-    e.items.sort();
-    e.responses.sort();
-    e
 }
 
 /// Outbox files by kind prefix (`TA1`, `999`, `REJECTED`...).
