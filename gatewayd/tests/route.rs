@@ -1117,3 +1117,115 @@ fn a_follow_up_without_a_previous_authorization_is_flagged() {
     let (_, routed) = router.route(initial, &Lookups::default());
     assert!(!routed.flags.contains(&"prior_auth_unknown".to_string()));
 }
+
+// ---- eligibility over a date range (the 277CA edit on the dates of service) ----
+
+/// An eligibility file for member NCRT0101 with `spans` (from, to; to empty = open),
+/// plans alternating, NCRT0102 always covered.
+fn spans_file(spans: &[(&str, &str)]) -> EligibilityFile {
+    let mut text = String::from("member_id,benefit_plan,from,to,dob\n");
+    for (i, (from, to)) in spans.iter().enumerate() {
+        let plan = if i % 2 == 0 { "MEDICAID_DIRECT" } else { "MPW" };
+        text.push_str(&format!("NCRT0101,{plan},{from},{to},1980-01-01\n"));
+    }
+    text.push_str("NCRT0102,MEDICAID_DIRECT,2000-01-01,,1980-01-01\n");
+    elig(&text).unwrap()
+}
+
+/// The eligibility issues of the 277CA fixture with claim ACK0001's lines dated `dtp03`
+/// (`D8` or `RD8` by its form), under `e`: their messages.
+fn range_issues(dtp03: &str, e: &EligibilityFile) -> Vec<String> {
+    let text = std::fs::read_to_string(fixtures().join("ack277/two-providers.x12")).unwrap();
+    let at = text.find("CLM*ACK0001").unwrap();
+    let end = text.find("CLM*ACK0002").unwrap();
+    let format = if dtp03.contains('-') { "RD8" } else { "D8" };
+    let first = text[at..end].replace("DTP*472*D8*20230301", &format!("DTP*472*{format}*{dtp03}"));
+    let data = format!("{}{first}{}", &text[..at], &text[end..]);
+    let validator = gatewayd::guides::validator();
+    let mut tree = x12_core::schema::LoopTree::default();
+    let mut out = Vec::new();
+    for item in x12_core::Reader::new(data.as_bytes()) {
+        if let x12_core::Item::Transaction(set) = item.unwrap() {
+            let (guide, issues) = validator.check_set(&set, &mut tree);
+            let errors: Vec<_> = issues.iter().filter(|i| i.is_error()).collect();
+            assert!(errors.is_empty(), "{errors:?}");
+            let guide = guide.unwrap();
+            out.extend(
+                gatewayd::route::snip7::eligibility_issues(&set, &tree, guide, e)
+                    .into_iter()
+                    .map(|i| i.message),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn eligibility_covers_every_day_of_a_range() {
+    use gatewayd::route::{Date, Eligibility};
+    let d = |s: &str| Date::parse(s).unwrap();
+    let covers = |spans: &[(&str, &str)], from: &str, to: &str| {
+        spans_file(spans).covers("NCRT0101", d(from), d(to))
+    };
+    // a gap in the middle: both ends covered, the 10th is not
+    let gap = [("2023-01-01", "2023-03-09"), ("2023-03-11", "2023-12-31")];
+    assert!(!covers(&gap, "2023-03-01", "2023-03-20"));
+    assert!(covers(&gap, "2023-03-01", "2023-03-09"));
+    assert!(covers(&gap, "2023-03-11", "2023-03-20"));
+    assert!(!covers(&gap, "2023-03-10", "2023-03-10"));
+    // adjacent spans (another plan from the next day on)
+    let adjacent = [("2023-01-01", "2023-03-10"), ("2023-03-11", "")];
+    assert!(covers(&adjacent, "2023-03-01", "2023-03-20"));
+    assert!(covers(&adjacent, "2023-03-01", "2031-01-01"));
+    // overlapping spans, listed out of order
+    let overlap = [
+        ("2023-03-05", "2023-04-30"),
+        ("2023-01-01", "2023-03-15"),
+        ("2023-02-01", "2023-02-10"),
+    ];
+    assert!(covers(&overlap, "2023-01-15", "2023-04-30"));
+    assert!(!covers(&overlap, "2023-01-15", "2023-05-01"));
+    assert!(!covers(&overlap, "2022-12-31", "2023-01-15"));
+    // a single day, and a range given backwards
+    let one = [("2023-03-01", "2023-03-01")];
+    assert!(covers(&one, "2023-03-01", "2023-03-01"));
+    assert!(!covers(&one, "2023-03-02", "2023-03-02"));
+    assert!(!covers(&one, "2023-03-01", "2023-03-02"));
+    assert!(covers(&gap, "2023-03-09", "2023-03-01"));
+    // entirely inside one span; an unknown member is never covered
+    let wide = [("2022-01-01", "2023-12-31")];
+    assert!(covers(&wide, "2023-03-01", "2023-03-31"));
+    assert!(!spans_file(&wide).covers("NCRT9999", d("2023-03-01"), d("2023-03-01")));
+    // the trait's default (a lookup closure) agrees, day by day
+    let f = spans_file(&gap);
+    let by_day = |m: &str, dos: Date| f.benefit_plan(m, dos);
+    assert!(!by_day.covers("NCRT0101", d("2023-03-01"), d("2023-03-20")));
+    assert!(by_day.covers("NCRT0101", d("2023-03-11"), d("2023-03-20")));
+}
+
+#[test]
+fn the_eligibility_edit_checks_the_whole_range_of_service() {
+    let gap = spans_file(&[("2023-01-01", "2023-03-09"), ("2023-03-11", "2023-12-31")]);
+    let adjacent = spans_file(&[("2023-01-01", "2023-03-10"), ("2023-03-11", "")]);
+    let overlap = spans_file(&[("2023-01-01", "2023-03-15"), ("2023-03-05", "2023-04-30")]);
+    let inside = spans_file(&[("2022-01-01", "2023-12-31")]);
+    let single = spans_file(&[("2023-03-01", "2023-03-01")]);
+    // a gap in the middle of the range rejects the claim (both ends are covered)
+    let issues = range_issues("20230301-20230320", &gap);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0].contains("no eligibility span covering"),
+        "{issues:?}"
+    );
+    // no gap: adjacent, overlapping, one span around it
+    for e in [&adjacent, &overlap, &inside] {
+        assert_eq!(range_issues("20230301-20230320", e), Vec::<String>::new());
+    }
+    // one day: D8 and a one-day RD8, covered or not
+    assert!(range_issues("20230301", &single).is_empty());
+    assert!(range_issues("20230301-20230301", &single).is_empty());
+    assert_eq!(range_issues("20230302", &single).len(), 1);
+    assert_eq!(range_issues("20230301-20230302", &single).len(), 1);
+    // the issue never repeats the member id
+    assert!(issues.iter().all(|m| !m.contains("NCRT0101")));
+}

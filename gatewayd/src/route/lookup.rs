@@ -19,6 +19,29 @@ use thiserror::Error;
 pub trait Eligibility {
     /// The plan name, or `None` when the member is unknown on that date.
     fn benefit_plan(&self, member_id: &str, dos: Date) -> Option<String>;
+
+    /// Whether every day from `from` to `to` (both included, in either order) is covered
+    /// by some eligibility span of the member, whatever its plan: spans may meet or
+    /// overlap, and one day no span covers, at an end or in the middle, makes it
+    /// `false`. The default asks [`Eligibility::benefit_plan`] day by day and stops at
+    /// the first uncovered day; [`EligibilityFile`] walks its spans instead.
+    ///
+    /// ```
+    /// use gatewayd::route::{Date, Eligibility};
+    /// let d = |s| Date::parse(s).unwrap();
+    /// // covered in March except on the 10th
+    /// let lookup = |_: &str, dos: Date| {
+    ///     (dos.ymd().1 == 3 && dos.ymd().2 != 10).then(|| "MPW".to_string())
+    /// };
+    /// assert!(lookup.covers("M1", d("2023-03-01"), d("2023-03-09")));
+    /// assert!(!lookup.covers("M1", d("2023-03-01"), d("2023-03-31")));
+    /// ```
+    fn covers(&self, member_id: &str, from: Date, to: Date) -> bool {
+        let (from, to) = (from.min(to).to_days(), from.max(to).to_days());
+        (from..=to).all(|day| {
+            Date::from_days(day).is_some_and(|d| self.benefit_plan(member_id, d).is_some())
+        })
+    }
 }
 
 impl<F: Fn(&str, Date) -> Option<String>> Eligibility for F {
@@ -34,6 +57,10 @@ pub struct NoEligibility;
 impl Eligibility for NoEligibility {
     fn benefit_plan(&self, _: &str, _: Date) -> Option<String> {
         None
+    }
+
+    fn covers(&self, _: &str, _: Date, _: Date) -> bool {
+        false
     }
 }
 
@@ -218,6 +245,36 @@ impl Eligibility for EligibilityFile {
             .iter()
             .find(|s| dos >= s.from && s.to.is_none_or(|t| dos <= t))
             .map(|s| s.plan.clone())
+    }
+
+    /// The member's spans in order of their first day, each carrying the covered
+    /// stretch on past its last day; a span starting after the first day not yet
+    /// covered leaves a gap. Costs the member's spans, not the range's days.
+    fn covers(&self, member_id: &str, from: Date, to: Date) -> bool {
+        let Some(spans) = self.members.get(member_id) else {
+            return false;
+        };
+        let (first, last) = (from.min(to).to_days(), from.max(to).to_days());
+        let mut spans: Vec<(i64, Option<i64>)> = spans
+            .iter()
+            .map(|s| (s.from.to_days(), s.to.map(|t| t.to_days())))
+            .collect();
+        spans.sort_unstable();
+        // the first day of the range not yet known to be covered
+        let mut next = first;
+        for (start, end) in spans {
+            if start > next {
+                return false;
+            }
+            match end {
+                None => return true,
+                Some(end) => next = next.max(end + 1),
+            }
+            if next > last {
+                return true;
+            }
+        }
+        false
     }
 }
 

@@ -7,8 +7,10 @@
 //! gateway routes with. A failed check is a finding, never a reroute.
 //!
 //! With an eligibility file loaded, [`EligibilityRules`] adds the eligibility edit: an
-//! 837 claim whose member (2010BA NM109) has no eligibility span covering each of the
-//! claim's dates of service gets a located issue (SNIP 7, IK403 `7`), which the 277CA
+//! 837 claim whose member (2010BA NM109) is not covered on every day of the claim's
+//! dates of service (each day of an `RD8` range, not only its ends: the member's spans
+//! may meet or overlap, a gap of one day in the middle fails, see
+//! [`Eligibility::covers`]) gets a located issue (SNIP 7, IK403 `7`), which the 277CA
 //! turns into a claim rejection (`x12_837::ack277`: `A8:109` with entity `IL`). The
 //! issue points at the subscriber's NM109 when every claim of that subscriber fails;
 //! when only some do, at each failing claim's own date of service (its DTP*472 or
@@ -153,8 +155,8 @@ pub fn eligibility_issues(
         entry.1 += 1;
         let uncovered = dates
             .iter()
-            .find(|(d, _)| eligibility.benefit_plan(member, *d).is_none());
-        if let Some((_, dtp)) = uncovered {
+            .find(|(from, to, _)| !eligibility.covers(member, *from, *to));
+        if let Some((.., dtp)) = uncovered {
             entry.2.push(*dtp);
         }
     }
@@ -183,20 +185,24 @@ pub fn eligibility_issues(
     out
 }
 
-/// The dates a claim must be covered on, each with the DTP segment that gives it: the
-/// first and last day of the claim-level service period (DTP*472, else the 837I
-/// statement dates DTP*434), else every line's DTP*472 (both ends of a range).
-fn service_dates(claim: &x12_837::Claim<'_>) -> Vec<(Date, u32)> {
-    let ends = |v: &str| -> Vec<Date> {
+/// The dates a claim must be covered on, each a range (first and last day, one day for
+/// a `D8`) with the DTP segment that gives it: the claim-level service period
+/// (DTP*472, else the 837I statement dates DTP*434), else every line's DTP*472. A range
+/// with one unreadable end is the other end's day.
+fn service_dates(claim: &x12_837::Claim<'_>) -> Vec<(Date, Date, u32)> {
+    let range = |v: &str| -> Option<(Date, Date)> {
         let (a, b) = v.split_once('-').unwrap_or((v, v));
-        [a, b].iter().filter_map(|d| Date::parse(d)).collect()
+        match (Date::parse(a), Date::parse(b)) {
+            (Some(a), Some(b)) => Some((a.min(b), a.max(b))),
+            (Some(d), None) | (None, Some(d)) => Some((d, d)),
+            (None, None) => None,
+        }
     };
     for q in ["472", "434"] {
         let found = claim.node.indexed("DTP").find(|(_, s)| text(s.get(1)) == q);
         if let Some((i, s)) = found {
-            let dates = ends(text(s.get(3)));
-            if !dates.is_empty() {
-                return dates.into_iter().map(|d| (d, i)).collect();
+            if let Some((a, b)) = range(text(s.get(3))) {
+                return vec![(a, b, i)];
             }
         }
     }
@@ -207,7 +213,7 @@ fn service_dates(claim: &x12_837::Claim<'_>) -> Vec<(Date, u32)> {
             .indexed("DTP")
             .find(|(_, s)| text(s.get(1)) == "472")
         {
-            out.extend(ends(text(s.get(3))).into_iter().map(|d| (d, i)));
+            out.extend(range(text(s.get(3))).map(|(a, b)| (a, b, i)));
         }
     }
     out
