@@ -73,6 +73,49 @@ fn nth_separator(hay: &[u8], sep: u8, n: usize) -> Option<usize> {
     None
 }
 
+/// Appends to `out` the offset of every `sep` in `content`, in order, and says whether
+/// every byte of `content` is printable ASCII (0x20..=0x7E), the X12 character sets.
+///
+/// Eight bytes at a time: separators by the exact zero-byte bit trick, unprintable
+/// bytes by the "has less than" / "has more than" word tests (exact as a yes/no for
+/// the word).
+#[inline]
+pub(crate) fn split_seps(content: &[u8], sep: u8, out: &mut Vec<u32>) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LO: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let pattern = u64::from(sep) * ONES;
+    let mut bad = 0u64;
+    let mut at = 0usize;
+    let mut push = |word: u64, at: usize, valid: u64| {
+        let x = word ^ pattern;
+        let mut hits = !(((x & LO).wrapping_add(LO)) | x | LO) & valid;
+        while hits != 0 {
+            out.push((at + hits.trailing_zeros() as usize / 8) as u32);
+            hits &= hits - 1;
+        }
+    };
+    while at + 8 <= content.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&content[at..at + 8]);
+        let word = u64::from_le_bytes(w);
+        // a byte below 0x20, or above 0x7E (0x7F..=0xFF)
+        bad |= (word.wrapping_sub(0x20 * ONES) & !word) | (word.wrapping_add(ONES) | word);
+        push(word, at, u64::MAX);
+        at += 8;
+    }
+    let rest = content.len() - at;
+    if rest > 0 {
+        // pad with spaces: printable, and masked out of the separator hits
+        let mut w = [b' '; 8];
+        w[..rest].copy_from_slice(&content[at..]);
+        let word = u64::from_le_bytes(w);
+        bad |= (word.wrapping_sub(0x20 * ONES) & !word) | (word.wrapping_add(ONES) | word);
+        push(word, at, (1u64 << (rest * 8)) - 1);
+    }
+    bad & HIGH == 0
+}
+
 /// One segment, borrowed from the input: the identifier and the elements, without the
 /// terminator.
 ///
@@ -83,12 +126,23 @@ fn nth_separator(hay: &[u8], sep: u8, n: usize) -> Option<usize> {
 /// assert_eq!(seg.element(9).map(|e| e.as_bytes()), Some(&b"1234567893"[..]));
 /// assert_eq!(seg.element_count(), 9);
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Segment<'a> {
     content: &'a [u8],
+    /// Offsets in `content` of its element separators, when a walk has found them
+    /// (empty: not known, found by scanning).
+    seps: &'a [u32],
     id_len: u8,
     delimiters: Delimiters,
 }
+
+impl PartialEq for Segment<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.content == other.content && self.delimiters == other.delimiters
+    }
+}
+
+impl Eq for Segment<'_> {}
 
 impl std::fmt::Debug for Segment<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,9 +164,32 @@ impl<'a> Segment<'a> {
         };
         Segment {
             content,
+            seps: &[],
             id_len: id_len.min(u8::MAX as usize) as u8,
             delimiters,
         }
+    }
+
+    /// A view whose element separators are already known: `seps` holds the offset in
+    /// `content` of every element separator, in order (as [`split_seps`] finds them).
+    #[inline]
+    pub(crate) fn with_seps(content: &'a [u8], seps: &'a [u32], delimiters: Delimiters) -> Self {
+        let id_len = match seps.first() {
+            Some(&p) => (p as usize).min(usize::from(u8::MAX)),
+            None => content.len().min(usize::from(u8::MAX)),
+        };
+        Segment {
+            content,
+            seps,
+            id_len: id_len as u8,
+            delimiters,
+        }
+    }
+
+    /// The separator offsets known for this view (empty when none were given).
+    #[inline]
+    pub(crate) fn seps(&self) -> &'a [u32] {
+        self.seps
     }
 
     /// A view whose identifier length is already known (the loop tree keeps it).
@@ -120,6 +197,7 @@ impl<'a> Segment<'a> {
     pub(crate) fn with_id_len(content: &'a [u8], id_len: u8, delimiters: Delimiters) -> Self {
         Segment {
             content,
+            seps: &[],
             id_len: id_len.min(content.len().min(usize::from(u8::MAX)) as u8),
             delimiters,
         }
@@ -166,6 +244,15 @@ impl<'a> Segment<'a> {
         if n == 0 || self.id_len as usize >= self.content.len() {
             return None;
         }
+        if !self.seps.is_empty() {
+            let start = *self.seps.get(n - 1)? as usize + 1;
+            let end = self.seps.get(n).map_or(self.content.len(), |&e| e as usize);
+            // (a tree filled by hand may hold offsets that do not fit: nothing, not a panic)
+            return self
+                .content
+                .get(start..end)
+                .map(|b| Element::new(b, self.delimiters));
+        }
         let rest = &self.content[self.id_len as usize + 1..];
         nth_field(rest, self.delimiters.element, n - 1).map(|b| Element::new(b, self.delimiters))
     }
@@ -204,6 +291,9 @@ impl<'a> Segment<'a> {
 
     /// How many elements follow the identifier (trailing empty ones included).
     pub fn element_count(&self) -> usize {
+        if !self.seps.is_empty() {
+            return self.seps.len();
+        }
         self.elements().count()
     }
 }
@@ -380,6 +470,57 @@ mod tests {
                     fields.get(n).copied(),
                     "{hay:?} {n}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn split_seps_agrees_with_scanning() {
+        let samples: [&[u8]; 9] = [
+            b"",
+            b"LE",
+            b"NM1*85*2*CLINIC*****XX*1234567893",
+            b"A*BB*CCC*DDDD*EEEEE*FFFFFF*GGGGGGG*HHHHHHHH*IIIIIIIII*",
+            b"********************",
+            b"N3*12 MAIN ST\x7f",
+            b"N3*\x1fMAIN",
+            b"N3*caf\xc3\xa9",
+            b"REF*EI*~^:! ZZ",
+        ];
+        for hay in samples {
+            let mut seps = Vec::new();
+            let printable = split_seps(hay, b'*', &mut seps);
+            let want: Vec<u32> = hay
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'*')
+                .map(|(i, _)| i as u32)
+                .collect();
+            assert_eq!(seps, want, "{hay:?}");
+            assert_eq!(
+                printable,
+                hay.iter().all(|b| (0x20..=0x7E).contains(b)),
+                "{hay:?}"
+            );
+            let d = Delimiters::default();
+            let (fast, slow) = (Segment::with_seps(hay, &seps, d), Segment::new(hay, d));
+            assert_eq!(fast.id(), slow.id(), "{hay:?}");
+            assert_eq!(fast.element_count(), slow.element_count(), "{hay:?}");
+            for n in 0..12 {
+                assert_eq!(fast.element(n), slow.element(n), "{hay:?} {n}");
+            }
+        }
+        // every byte value, at every position of a word and of the tail
+        for len in 1..=17 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut hay = vec![b'A'; len];
+                    hay[at] = b;
+                    let mut seps = Vec::new();
+                    let printable = split_seps(&hay, b'*', &mut seps);
+                    assert_eq!(printable, (0x20..=0x7E).contains(&b), "{len} {at} {b}");
+                    assert_eq!(seps, if b == b'*' { vec![at as u32] } else { vec![] });
+                }
             }
         }
     }

@@ -6,7 +6,7 @@ use super::model::{DataType, ElementDef, RuleKind, SegmentDef, Usage};
 use crate::datetime::{is_valid_date, is_valid_time};
 use crate::isa::lossy;
 use crate::issue::{Code, Ik4, Issue};
-use crate::segment::{find_byte, Element, Segment};
+use crate::segment::{split_seps, Element, Segment};
 
 struct Spot<'a> {
     sd: &'a SegmentDef,
@@ -93,16 +93,18 @@ fn prefix<'a>(ctx: &Ctx<'a>) -> Prefix<'a> {
     Prefix(ctx.loop_id)
 }
 
-/// Checks every element of `seg` against `sd`.
+/// Checks every element of `seg` against `sd`. `printable` says that every byte of
+/// the segment is in the X12 character sets, so no value needs to be looked at for
+/// that again.
 pub(crate) fn check_elements(
     sd: &SegmentDef,
     seg: &Segment<'_>,
+    printable: bool,
     ctx: &Ctx<'_>,
     issues: &mut Vec<Issue>,
 ) {
     let bytes = seg.as_bytes();
     let d = seg.delimiters();
-    let id_len = seg.id().len();
     let has_rep = ctx.repeats
         && d.repetition
             .is_some_and(|r| memchr::memchr(r, bytes).is_some());
@@ -116,49 +118,49 @@ pub(crate) fn check_elements(
         )
     });
     let mut period: (&[u8], &[u8]) = (b"", b"");
-    if id_len < bytes.len() {
-        let mut rest = &bytes[id_len + 1..];
-        let mut pos = 0usize;
-        loop {
-            pos += 1;
-            let (value, more) = match find_byte(d.element, rest) {
-                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-                None => (rest, None),
+    // the walk gives the separators; a segment built elsewhere has them found here
+    let mut found = Vec::new();
+    let seps = if seg.seps().is_empty() {
+        split_seps(bytes, d.element, &mut found);
+        &found[..]
+    } else {
+        seg.seps()
+    };
+    for (k, &sep) in seps.iter().enumerate() {
+        let pos = k + 1;
+        let end = seps.get(pos).map_or(bytes.len(), |&e| e as usize);
+        let Some(value) = bytes.get(sep as usize + 1..end) else {
+            break;
+        };
+        if pos == period_at.0 {
+            period.0 = value;
+        } else if pos == period_at.1 {
+            period.1 = value;
+        }
+        if !value.is_empty() {
+            // required elements before this one that hold nothing, in position order
+            let below = if pos < 64 {
+                (1u64 << pos) - 1
+            } else {
+                u64::MAX
             };
-            if pos == period_at.0 {
-                period.0 = value;
-            } else if pos == period_at.1 {
-                period.1 = value;
+            let due = sd.required & !present & !reported & below;
+            if due != 0 {
+                report_missing(sd, due, ctx, issues);
+                reported |= due;
             }
-            if !value.is_empty() {
-                // required elements before this one that hold nothing, in position order
-                let below = if pos < 64 {
-                    (1u64 << pos) - 1
+            let at = if pos < 64 { sd.by_position[pos] } else { 0 };
+            if at == 0 {
+                too_many(sd, seg, value, pos, ctx, issues);
+            } else {
+                let def = &sd.elements[usize::from(at - 1)];
+                present |= 1 << pos;
+                if def.usage == Usage::NotUsed {
+                    not_used(sd, def, value, pos, ctx, issues);
                 } else {
-                    u64::MAX
-                };
-                let due = sd.required & !present & !reported & below;
-                if due != 0 {
-                    report_missing(sd, due, ctx, issues);
-                    reported |= due;
+                    let el = Element::new(value, d);
+                    check_element(sd, def, &el, printable, ctx, pos as u16, has_rep, issues);
                 }
-                let at = if pos < 64 { sd.by_position[pos] } else { 0 };
-                if at == 0 {
-                    too_many(sd, seg, value, pos, ctx, issues);
-                } else {
-                    let def = &sd.elements[usize::from(at - 1)];
-                    present |= 1 << pos;
-                    if def.usage == Usage::NotUsed {
-                        not_used(sd, def, value, pos, ctx, issues);
-                    } else {
-                        let el = Element::new(value, d);
-                        check_element(sd, def, &el, ctx, pos as u16, has_rep, issues);
-                    }
-                }
-            }
-            match more {
-                Some(r) => rest = r,
-                None => break,
             }
         }
     }
@@ -271,10 +273,12 @@ fn missing(sd: &SegmentDef, def: &ElementDef, ctx: &Ctx<'_>, issues: &mut Vec<Is
     );
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_element(
     sd: &SegmentDef,
     def: &ElementDef,
     el: &Element<'_>,
+    printable: bool,
     ctx: &Ctx<'_>,
     pos: u16,
     has_rep: bool,
@@ -292,7 +296,7 @@ fn check_element(
     };
     if reps == 1 && !def.is_composite() {
         // the common case: one simple value
-        if value_ok(def, el.as_bytes()) {
+        if value_ok(def, el.as_bytes(), printable) {
             return;
         }
         let spot = Spot::element(sd, ctx, pos);
@@ -388,7 +392,7 @@ fn check_element(
                     );
                     continue;
                 }
-                if !value_ok(cdef, value) {
+                if !value_ok(cdef, value, printable) {
                     check_value(cdef, value, &spot, issues);
                 }
             }
@@ -446,9 +450,10 @@ fn missing_component(
 
 /// Whether [`check_value`] would find nothing wrong with `v`: the same checks, without
 /// building a finding. Most values are fine; only the others pay for a message.
+/// `printable`: the whole segment is known to be in the X12 character sets.
 #[inline(always)]
-fn value_ok(def: &ElementDef, v: &[u8]) -> bool {
-    if !v.iter().all(|b| (0x20..=0x7E).contains(b)) {
+fn value_ok(def: &ElementDef, v: &[u8], printable: bool) -> bool {
+    if !printable && !v.iter().all(|b| (0x20..=0x7E).contains(b)) {
         return false;
     }
     let len = match def.data_type {

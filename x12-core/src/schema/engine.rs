@@ -7,7 +7,7 @@ use super::tree::{LoopTree, Node, SegmentSlot, NONE};
 use crate::envelope::TransactionSet;
 use crate::isa::lossy;
 use crate::issue::{Code, Ik3, Issue, Location, Scope};
-use crate::segment::Segment;
+use crate::segment::{split_seps, Segment};
 use crate::tokenize::next_span;
 
 /// A loop instance being filled.
@@ -251,9 +251,15 @@ impl<'g> Engine<'g> {
             .repetition
             .is_some_and(|r| memchr::memchr(r, raw).is_some());
         let mut index: u32 = 0;
+        // the element separators of every segment, found once here and kept in the
+        // tree (out of it while the walk borrows them and grows the tree)
+        let mut seps = std::mem::take(&mut tree.seps);
         for &(start, end) in spans {
             let (at, content_end) = (start as usize, end as usize);
-            let seg = Segment::new(&raw[at..content_end], d);
+            let content = &raw[at..content_end];
+            let seps_at = seps.len();
+            let printable = split_seps(content, d.element, &mut seps);
+            let seg = Segment::with_seps(content, &seps[seps_at..], d);
             let ctx = Ctx {
                 segment: seg,
                 set_position: index + 1,
@@ -287,6 +293,8 @@ impl<'g> Engine<'g> {
                 node: top.node,
                 def,
                 id_len: seg.id().len() as u8,
+                seps_at: seps_at as u32,
+                seps_len: (seps.len() - seps_at) as u32,
             });
             if def != NONE {
                 let sd = &g.segments[def as usize];
@@ -296,10 +304,11 @@ impl<'g> Engine<'g> {
                     Some(g.loops[sd.loop_index].id.as_str())
                 };
                 let ctx = Ctx { loop_id, ..ctx };
-                check_elements(sd, &seg, &ctx, issues);
+                check_elements(sd, &seg, printable, &ctx, issues);
             }
             index += 1;
         }
+        tree.seps = seps;
         // close every open loop
         let last = Ctx {
             segment: Segment::new(b"", d),

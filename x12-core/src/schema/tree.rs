@@ -37,6 +37,10 @@ pub struct SegmentSlot {
     pub def: u32,
     /// Length of the segment identifier (2 or 3), so views need not look for it again.
     pub id_len: u8,
+    /// Where this segment's element separator offsets start in [`LoopTree::seps`].
+    pub seps_at: u32,
+    /// How many element separators the segment has.
+    pub seps_len: u32,
 }
 
 /// The loop tree of one transaction set. Reuse one across sets: [`LoopTree::clear`]
@@ -47,6 +51,9 @@ pub struct LoopTree {
     pub nodes: Vec<Node>,
     /// One slot per segment, in order.
     pub segments: Vec<SegmentSlot>,
+    /// The element separator offsets of every segment (relative to the segment's
+    /// start), found once by the walk and shared by every later reader of the tree.
+    pub seps: Vec<u32>,
 }
 
 impl LoopTree {
@@ -54,6 +61,7 @@ impl LoopTree {
     pub fn clear(&mut self) {
         self.nodes.clear();
         self.segments.clear();
+        self.seps.clear();
     }
 
     /// The direct child nodes of `node`.
@@ -72,14 +80,18 @@ impl LoopTree {
         (n.first_segment..n.end_segment).filter(move |i| self.segments[*i as usize].node == node)
     }
 
-    /// The view of segment `index` in `set` (the set this tree was built from).
-    pub fn segment<'s>(&self, set: &'s TransactionSet, index: u32) -> Segment<'s> {
+    /// The view of segment `index` in `set` (the set this tree was built from). Its
+    /// elements are found from the separators the walk recorded, without a scan.
+    pub fn segment<'s>(&'s self, set: &'s TransactionSet, index: u32) -> Segment<'s> {
         let s = self.segments[index as usize];
-        Segment::with_id_len(
-            &set.as_bytes()[s.start as usize..s.end as usize],
-            s.id_len,
-            set.delimiters(),
-        )
+        let content = &set.as_bytes()[s.start as usize..s.end as usize];
+        match self
+            .seps
+            .get(s.seps_at as usize..(s.seps_at as usize).saturating_add(s.seps_len as usize))
+        {
+            Some(seps) if !seps.is_empty() => Segment::with_seps(content, seps, set.delimiters()),
+            _ => Segment::with_id_len(content, s.id_len, set.delimiters()),
+        }
     }
 }
 
