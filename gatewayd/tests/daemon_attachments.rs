@@ -316,3 +316,108 @@ fn pa_inquiry_lists_the_attachments_of_a_request() {
     assert!(covers >= 3, "{:?}", out.keys());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Uploads `body` as the partner `demo` with the control number in the header.
+fn upload_header(d: &Daemon, control: &str, body: &[u8]) -> Value {
+    let mut r = d
+        .agent
+        .post(&d.url("/v1/attachments"))
+        .header("Authorization", &format!("Bearer {DEMO}"))
+        .header("X-Attachment-Control-Number", control)
+        .send(body)
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.body_mut().read_json().unwrap()
+}
+
+#[test]
+fn each_part_of_a_split_request_shows_only_its_own_and_the_shared_attachments() {
+    let dir = temp_dir("attach-split");
+    let d = start(&dir);
+    // the request's event (2000E) cites EV7001FX and EV7001EL, shared by every part;
+    // its DME service (HL 5) CMN7001BM, its therapy service (HL 6) POC/7001
+    let (s, cmn) = upload(&d, Some(DEMO), "CMN7001BM", &pdf("cmn"));
+    assert_eq!((s, cmn["state"].as_str()), (201, Some("pending")), "{cmn}");
+    let data = renumber(
+        &std::fs::read(repo().join("fixtures/attachments/278-pwk-fax-mail.x12")).unwrap(),
+        895_001,
+    );
+    drop_file(&d.inbox("demo"), "pa.x12", &data);
+    d.wait_files(1);
+    let poc = upload_header(&d, "POC/7001", &pdf("poc"));
+    let shared = upload_header(&d, "EV7001EL", &pdf("eval"));
+    assert_eq!(poc["state"], "linked");
+    assert_eq!(shared["state"], "linked");
+    let id = |v: &Value| v["attachment_id"].as_i64().unwrap();
+    let (cmn, poc, shared) = (id(&cmn), id(&poc), id(&shared));
+
+    // the request is split in two work items for two vendors
+    let mut parts: Vec<(String, Vec<String>, Vec<i64>)> = Vec::new();
+    for v in vendors() {
+        for item in d.lease_all(&v) {
+            assert_eq!(item["request_id"], "AT7001");
+            let services: Vec<String> = item["item"]["work_item"]["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            let ids: Vec<i64> = item["attachments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_i64().unwrap())
+                .collect();
+            parts.push((v.clone(), services, ids));
+        }
+    }
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_ne!(parts[0].0, parts[1].0, "{parts:?}");
+    let dme = parts.iter().find(|p| p.1 == ["5"]).expect("the DME part");
+    let therapy = parts
+        .iter()
+        .find(|p| p.1 == ["6"])
+        .expect("the therapy part");
+    // each lease lists its own part's attachments and the shared one, in id order
+    let mut want = vec![cmn, shared];
+    want.sort();
+    assert_eq!(dme.2, want, "{parts:?}");
+    let mut want = vec![poc, shared];
+    want.sort();
+    assert_eq!(therapy.2, want, "{parts:?}");
+
+    let get = |queue: &str, as_vendor: &str, id: i64| -> u16 {
+        d.get_json(
+            &format!("/v1/queues/{queue}/attachments/{id}"),
+            Some(&token(as_vendor)),
+        )
+        .0
+    };
+    let (a, b) = (dme.0.as_str(), therapy.0.as_str());
+    // each fetches its own and the shared one
+    assert_eq!(get(a, a, cmn), 200);
+    assert_eq!(get(a, a, shared), 200);
+    assert_eq!(get(b, b, poc), 200);
+    assert_eq!(get(b, b, shared), 200);
+    // never the other part's: on its own queue not found, on the other's refused
+    assert_eq!(get(a, a, poc), 404);
+    assert_eq!(get(b, b, cmn), 404);
+    assert_eq!(get(b, a, poc), 403);
+    assert_eq!(get(a, b, cmn), 403);
+    // PA inquiry (the partner's own view) still lists all of the request's
+    let (s, v) = d.get_json("/v1/pa/AT7001EV", Some(DEMO));
+    assert_eq!(s, 200, "{v}");
+    for r in v["results"].as_array().unwrap() {
+        let mut ids: Vec<i64> = r["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        let mut all = vec![cmn, poc, shared];
+        all.sort();
+        assert_eq!(ids, all, "{r}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

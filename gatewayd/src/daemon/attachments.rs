@@ -13,10 +13,17 @@
 //!   partner's pending uploads with that control number. So whichever arrives second
 //!   links, and nothing links across partners: every join is on (partner, control
 //!   number).
-//! - The vendor whose queue holds an item that cites an attachment sees it in the lease
-//!   response (`attachments`: id, content type, control number, size) and may fetch
-//!   its bytes while it holds or held the item (leased, acked, or leased before);
-//!   PA inquiry lists the attachments of each request.
+//! - Each queue item is linked (`queue_refs`, in the same transaction) to the
+//!   references of the part of the request it holds ([`link_item`]): a 278 work item to
+//!   the PWKs of its own services (2000F) and those of its patient event (2000E), which
+//!   every work item of the event shares; an 837 claim item to the PWKs of its claim
+//!   (2300) and lines (2400). When a request is split among vendors, a PWK cited only
+//!   in another vendor's services is not this vendor's to see.
+//! - The vendor whose queue holds an item linked to an attachment's reference sees it
+//!   in the lease response (`attachments`: id, content type, control number, size) and
+//!   may fetch its bytes while it holds or held the item (leased, acked, or leased
+//!   before); PA inquiry lists the attachments of each request (the partner's own, all
+//!   of them).
 //! - An upload still pending after `attachments.pending_after_seconds` is counted by
 //!   the gauge `gatewayd_attachments_pending` and reported once in the log (attachment
 //!   id, partner, age; never the content nor the control number).
@@ -147,8 +154,16 @@ pub fn store_upload(
     })
 }
 
+/// The references that are recorded: those with a control number, in order.
+fn with_control<'r, 'a>(
+    refs: &'r [AttachmentRef<'a>],
+) -> impl Iterator<Item = &'r AttachmentRef<'a>> + 'r {
+    refs.iter().filter(|r| !r.control_number.is_empty())
+}
+
 /// Records the PWK references (with a control number) of one accepted transaction set,
-/// inside the interchange's open transaction. Returns the rows added.
+/// inside the interchange's open transaction. Returns the rows added, one per
+/// reference with a control number, in order (what [`link_item`] takes).
 pub fn record_refs(
     conn: &Connection,
     interchange_id: i64,
@@ -157,7 +172,7 @@ pub fn record_refs(
     refs: &[AttachmentRef<'_>],
 ) -> Result<Vec<i64>, StoreError> {
     let mut rows = Vec::new();
-    for r in refs.iter().filter(|r| !r.control_number.is_empty()) {
+    for r in with_control(refs) {
         conn.prepare_cached(
             "INSERT INTO attachment_refs (interchange_id, partner, control_number, set_control,
                 request_id, kind, transmission, report_type, created_at)
@@ -182,6 +197,55 @@ pub fn record_refs(
     Ok(rows)
 }
 
+/// Links queue items (`queue_rows`, the rows of one routed item of the set: none when
+/// the gateway answered it itself) to the references of the part of the request they
+/// hold, inside the interchange's transaction. `refs` are the set's references and
+/// `rows` what [`record_refs`] returned for them; `item` is the request's index in the
+/// set (the 278 patient event, the 837 claim: the order of
+/// [`crate::route::route_set`]); `services` the 2000F HL01s of a 278 work item (`None`
+/// or empty: every service of the event, as for a claim). Returns the links added.
+pub fn link_item(
+    conn: &Connection,
+    queue_rows: &[i64],
+    refs: &[AttachmentRef<'_>],
+    rows: &[i64],
+    item: usize,
+    services: Option<&[String]>,
+) -> Result<usize, StoreError> {
+    if queue_rows.is_empty() || rows.is_empty() {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for (r, row) in with_control(refs).zip(rows) {
+        if !visible_to(r, item, services) {
+            continue;
+        }
+        for q in queue_rows {
+            n += conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO queue_refs (queue_id, ref_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![q, row])?;
+        }
+    }
+    Ok(n)
+}
+
+/// Whether reference `r` concerns the part of request `item` that holds `services`:
+/// the request's own (2000E, 2300) and line-level ones of a claim always; a 278
+/// service's (2000F) only when the part holds that service.
+pub fn visible_to(r: &AttachmentRef<'_>, item: usize, services: Option<&[String]>) -> bool {
+    if r.item != item {
+        return false;
+    }
+    match (r.kind, r.line, services) {
+        (crate::attachments::ItemKind::PriorApproval, Some(hl), Some(held)) if !held.is_empty() => {
+            held.iter().any(|s| s == hl)
+        }
+        _ => true,
+    }
+}
+
 /// Links the pending uploads of the partner whose control numbers the interchange's
 /// references cite; inside the interchange's transaction. Returns how many.
 pub fn link_interchange(conn: &Connection, interchange_id: i64) -> Result<usize, StoreError> {
@@ -204,16 +268,15 @@ fn info(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttachmentInfo> {
     })
 }
 
-/// The attachments cited by queue item `queue_id`.
+/// The attachments cited by the part of the request queue item `queue_id` holds (its
+/// `queue_refs`, see [`link_item`]).
 pub fn of_queue_item(conn: &Connection, queue_id: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT DISTINCT a.id, a.control_number, a.content_type, a.size, a.received_at
-         FROM queue q
-         JOIN interchanges i ON i.id = q.interchange_id
-         JOIN attachment_refs r ON r.interchange_id = q.interchange_id
-            AND r.set_control = q.set_control AND r.request_id = q.request_id
+         FROM queue_refs qr
+         JOIN attachment_refs r ON r.id = qr.ref_id
          JOIN attachments a ON a.partner = r.partner AND a.control_number = r.control_number
-         WHERE q.id = ?1 AND a.partner = i.partner ORDER BY a.id",
+         WHERE qr.queue_id = ?1 ORDER BY a.id",
     )?;
     let rows = st.query_map(params![queue_id], info)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -234,8 +297,9 @@ pub fn of_pa(conn: &Connection, pa_id: i64) -> Result<Vec<AttachmentInfo>, Store
 }
 
 /// The stored file (path relative to the data dir) and content type of attachment
-/// `id`, when `vendor` holds or held an item that cites it; `None` otherwise (unknown
-/// id, or an item the vendor never leased).
+/// `id`, when `vendor` holds or held an item whose part of the request cites it
+/// ([`link_item`]); `None` otherwise (unknown id, an item the vendor never leased, or a
+/// PWK only in another vendor's part of a split request).
 pub fn for_vendor(
     conn: &Connection,
     vendor: &str,
@@ -246,9 +310,8 @@ pub fn for_vendor(
             "SELECT a.path, a.content_type FROM attachments a
              JOIN attachment_refs r ON r.partner = a.partner
                 AND r.control_number = a.control_number
-             JOIN queue q ON q.interchange_id = r.interchange_id
-                AND q.set_control = r.set_control AND q.request_id = r.request_id
-             JOIN interchanges i ON i.id = q.interchange_id AND i.partner = a.partner
+             JOIN queue_refs qr ON qr.ref_id = r.id
+             JOIN queue q ON q.id = qr.queue_id
              WHERE a.id = ?1 AND q.vendor = ?2
                 AND (q.state IN ('leased', 'acked') OR q.attempts > 0)
              LIMIT 1",

@@ -484,7 +484,7 @@ impl Pipeline {
                         &st02,
                         &refs,
                     )?;
-                    ic.group_refs.extend(rows);
+                    ic.group_refs.extend(&rows);
                     // (none for a claim its 277CA rejects: no vendor will look for it)
                     let held = |i: usize| matches!(rejections.get(i), Some(Some(_)));
                     for r in refs
@@ -538,7 +538,17 @@ impl Pipeline {
                             }
                             // 278 items come one per work item, in order
                             let w = r.work_items.get(k);
+                            let first = ic.group_rows.len();
                             self.place_item(ic, &partner.id, tables, r, w, it)?;
+                            // its vendor sees the PWKs of the part it holds
+                            super::attachments::link_item(
+                                &self.conn,
+                                &ic.group_rows[first..],
+                                &refs,
+                                &rows,
+                                n,
+                                w.map(|w| w.services.as_slice()),
+                            )?;
                         }
                     }
                 }

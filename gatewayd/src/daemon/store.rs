@@ -13,6 +13,7 @@
 //! | `claim_rejects` | 837 claims kept from every vendor (a `reject` route, or rejected by their 277CA), `recorded` until the 277CA answering them is recorded |
 //! | `attachments` | PWK attachment uploads: partner, control number, content type, size, hash, stored path, `pending` or `linked`, whether a pending report was logged |
 //! | `attachment_refs` | every PWK with a control number in an accepted 278 request or 837 claim: partner, control number, interchange, ST02, request id, PWK01/PWK02 |
+//! | `queue_refs` | which of those references each queue item shows its vendor: the ones of the part of the request it holds |
 //! | `counters` | the acknowledgment interchange control number, the pharmacy authorization sequence, the payer claim control number sequence |
 //!
 //! Schema changes are numbered migrations; `PRAGMA user_version` holds how many ran.
@@ -242,6 +243,22 @@ const MIGRATIONS: &[&str] = &[
         item TEXT NOT NULL,
         trace TEXT NOT NULL
     );",
+    // 7: which PWK references each queue item may show: the part of the request it
+    // holds (a 278 work item: its own services' and its event's, not another vendor's
+    // services'). Items queued before keep what they showed (every reference of their
+    // request). Removed with their item or reference.
+    "CREATE TABLE queue_refs (
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        ref_id INTEGER NOT NULL REFERENCES attachment_refs(id) ON DELETE CASCADE,
+        PRIMARY KEY (queue_id, ref_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX queue_refs_ref ON queue_refs(ref_id);
+    INSERT OR IGNORE INTO queue_refs (queue_id, ref_id)
+        SELECT q.id, r.id FROM queue q
+        JOIN interchanges i ON i.id = q.interchange_id
+        JOIN attachment_refs r ON r.interchange_id = q.interchange_id
+            AND r.set_control = q.set_control AND r.request_id = q.request_id
+            AND r.partner = i.partner;",
 ];
 
 /// WAL pages (4 KiB) after which the pipeline's own commit checkpoints: a backstop,
@@ -582,6 +599,53 @@ mod tests {
             [],
         )
         .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn migration_7_keeps_what_older_items_showed_and_cascades() {
+        let dir = std::env::temp_dir().join(format!("gatewayd-store7-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.sqlite");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..6] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "user_version", 6).unwrap();
+            c.execute_batch(
+                "INSERT INTO files VALUES (1, 'demo', 'a', 's', 'h', 1, 'p', 0, 'done', NULL);
+                 INSERT INTO interchanges VALUES (7, 1, 1, 'demo', 'S', '1', 'accepted', 1, 'done', 1, 1, 0);
+                 INSERT INTO queue (id, interchange_id, vendor, pa_type, action, txn, request_id,
+                    set_control, x12, item, trace, state, attempts, visible_at, created_at, updated_at)
+                   VALUES (3, 7, 'csra', 'dme', 'route', '278', 'B', '1', x'', '{}', '{}', 'ready', 0, 0, 0, 0),
+                          (4, 7, 'ccme', 'therapies', 'route', '278', 'B', '1', x'', '{}', '{}', 'ready', 0, 0, 0, 0),
+                          (5, 7, 'csra', 'dme', 'route', '278', 'OTHER', '1', x'', '{}', '{}', 'ready', 0, 0, 0, 0);
+                 INSERT INTO attachment_refs (id, interchange_id, partner, control_number, set_control,
+                    request_id, kind, transmission, report_type, created_at)
+                   VALUES (10, 7, 'demo', 'CN1', '1', 'B', '278', 'EL', '77', 0),
+                          (11, 7, 'other', 'CN2', '1', 'B', '278', 'EL', '77', 0);",
+            )
+            .unwrap();
+        }
+        let c = open(&path).unwrap();
+        let links = |c: &Connection| -> Vec<(i64, i64)> {
+            let mut st = c
+                .prepare("SELECT queue_id, ref_id FROM queue_refs ORDER BY 1, 2")
+                .unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        // both parts of request B keep its reference (as before); never across partners
+        assert_eq!(links(&c), [(3, 10), (4, 10)]);
+        c.execute("DELETE FROM queue WHERE id = 3", []).unwrap();
+        assert_eq!(links(&c), [(4, 10)]);
+        c.execute("DELETE FROM attachment_refs WHERE id = 10", [])
+            .unwrap();
+        assert!(links(&c).is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
