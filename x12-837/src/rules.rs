@@ -124,6 +124,22 @@ fn cas_sum(seg: &Segment<'_>) -> Amount {
         .sum()
 }
 
+/// A whole number as `str::parse::<usize>` reads it (an optional `+`, then digits),
+/// from the bytes.
+fn count(b: &[u8]) -> Option<usize> {
+    let digits = b.strip_prefix(b"+").unwrap_or(b);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |v, d| {
+        if d.is_ascii_digit() {
+            v.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
 fn amount(b: &[u8]) -> Option<Amount> {
     Amount::parse_bytes(b)
 }
@@ -360,7 +376,7 @@ impl Rules837 {
         for (n, line) in scan.lines.iter().enumerate() {
             let Some((lx_i, lx)) = line.lx else { continue };
             let number = lx.get(1);
-            if text(number).parse::<usize>().ok() != Some(n + 1) {
+            if count(number) != Some(n + 1) {
                 cx.issues.push(cx.at(lx_i).element(1, None, "554", "I12", Some(number)).issue(
                     Code::Hierarchy,
                     3,
@@ -423,9 +439,7 @@ impl Rules837 {
                 if p.is_empty() {
                     continue;
                 }
-                let ok = text(p)
-                    .parse::<usize>()
-                    .is_ok_and(|v| v >= 1 && v <= diagnoses && v <= 12);
+                let ok = count(p).is_some_and(|v| v >= 1 && v <= diagnoses && v <= 12);
                 if !ok {
                     cx.issues.push(
                         cx.at(sv_i)
@@ -664,5 +678,29 @@ fn billing_zip_rule(cx: &mut Cx<'_>, node: LoopRef<'_>) {
                     text(zip)
                 ),
             ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn count_reads_what_str_parse_reads() {
+        for s in [
+            "",
+            "+",
+            "0",
+            "1",
+            "+7",
+            "-1",
+            "12",
+            "1a",
+            " 1",
+            "99999999999999999999",
+            "007",
+        ] {
+            assert_eq!(count(s.as_bytes()), s.parse::<usize>().ok(), "{s:?}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::envelope::{
 use crate::isa::{lossy, InterchangeHeader, IsaError};
 use crate::issue::{Code, Issue, Location, Scope, Ta1Note};
 use crate::segment::Segment;
-use crate::tokenize::{is_space, next_span, valid_id, Span};
+use crate::tokenize::{is_space, leading_id, next_span, Span};
 use crate::Delimiters;
 use bytes::BytesMut;
 use std::collections::{HashSet, VecDeque};
@@ -395,8 +395,7 @@ impl Decoder {
     fn segment(&mut self, buf: &mut BytesMut, lead_start: usize, start: usize, span: Span) -> Step {
         let d = self.delimiters.unwrap_or_default();
         let content = &buf[start..span.content_end];
-        let seg = Segment::new(content, d);
-        let id = seg.id();
+        let (id, id_ok) = leading_id(content, d.element);
         if self.set.is_some() {
             if matches!(id, b"ST" | b"GS" | b"GE" | b"IEA") {
                 // The set ended without its SE: hand it out and read this segment again.
@@ -413,7 +412,7 @@ impl Decoder {
                     && span.terminated
                     && (!span.indented || self.warned_indent)
                     && span.next <= self.opts.max_set_len
-                    && valid_id(content, d.element)
+                    && id_ok
                 {
                     self.scan = span.next;
                     return Step::Progress;
@@ -442,7 +441,7 @@ impl Decoder {
                 "segments are followed by spaces or tabs (indented); tolerated, reported once",
             ));
         }
-        if !valid_id(content, d.element) {
+        if !id_ok {
             let scope = if self.set.is_some() {
                 Scope::Set
             } else {

@@ -240,6 +240,7 @@ impl<'a> Segment<'a> {
 
     /// Element `n`, 1-based as X12 numbers them (`NM109` is `element(9)`); `None` past
     /// the last element present. An empty element is `Some` with empty bytes.
+    #[inline]
     pub fn element(&self, n: usize) -> Option<Element<'a>> {
         if n == 0 || self.id_len as usize >= self.content.len() {
             return None;
@@ -258,6 +259,7 @@ impl<'a> Segment<'a> {
     }
 
     /// The bytes of element `n`, or empty when absent.
+    #[inline]
     pub fn get(&self, n: usize) -> &'a [u8] {
         self.element(n).map(|e| e.as_bytes()).unwrap_or(b"")
     }
@@ -370,6 +372,18 @@ impl<'a> Element<'a> {
     /// repetition separator).
     pub fn repetitions(&self) -> Split<'a, Element<'a>> {
         Split::new(self.bytes, self.delimiters.repetition, self.delimiters)
+    }
+
+    /// The repetitions when `repeats`, else the element whole as its one repetition
+    /// (without looking for the separator).
+    #[inline]
+    pub(crate) fn split_repetitions(&self, repeats: bool) -> Split<'a, Element<'a>> {
+        let sep = if repeats {
+            self.delimiters.repetition
+        } else {
+            None
+        };
+        Split::new(self.bytes, sep, self.delimiters)
     }
 
     /// The components of this element (of its whole bytes; for a repeating

@@ -70,6 +70,37 @@ fn id_parser(i: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while_m_n(2, 3, |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit()).parse(i)
 }
 
+/// The segment identifier at the start of `content` (everything before the first
+/// element separator, as [`crate::Segment::id`] has it) and whether it is well-formed
+/// (what [`valid_id`] says), in one look at the first bytes.
+#[inline]
+pub(crate) fn leading_id(content: &[u8], element: u8) -> (&[u8], bool) {
+    let head = content.len().min(4);
+    let Some(n) = content[..head].iter().position(|b| *b == element) else {
+        let end = if head < content.len() {
+            memchr::memchr(element, content).unwrap_or(content.len())
+        } else {
+            content.len()
+        };
+        let id = &content[..end];
+        // an id with no separator after it is whole only when it is the whole segment
+        let ok = end == content.len()
+            && (2..=3).contains(&end)
+            && id[0].is_ascii_uppercase()
+            && id[1..]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        return (id, ok);
+    };
+    let id = &content[..n];
+    let ok = (2..=3).contains(&n)
+        && id[0].is_ascii_uppercase()
+        && id[1..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    (id, ok)
+}
+
 /// Whether `content` starts with a well-formed segment identifier (2–3 upper-case
 /// letters or digits, the first a letter) followed by the element separator or the end.
 #[inline]
@@ -83,6 +114,37 @@ pub(crate) fn valid_id(content: &[u8], element: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_id_agrees_with_the_parser_and_the_segment_view() {
+        // every string of up to 6 bytes over a small alphabet
+        let alphabet = [b'A', b'Z', b'1', b'a', b'*', b' ', 0xC3];
+        let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..6 {
+            let last: Vec<Vec<u8>> = inputs
+                .iter()
+                .filter(|v| v.len() == inputs.last().map_or(0, Vec::len))
+                .cloned()
+                .collect();
+            for v in last {
+                for b in alphabet {
+                    let mut w = v.clone();
+                    w.push(b);
+                    inputs.push(w);
+                }
+            }
+        }
+        for content in &inputs {
+            let (id, ok) = leading_id(content, b'*');
+            let seg = crate::Segment::new(content, crate::Delimiters::default());
+            assert_eq!(id, seg.id(), "{content:?}");
+            assert_eq!(
+                ok,
+                !content.is_empty() && valid_id(content, b'*'),
+                "{content:?}"
+            );
+        }
+    }
 
     #[test]
     fn spans() {

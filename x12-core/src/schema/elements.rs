@@ -321,7 +321,8 @@ fn check_element(
         );
         return;
     }
-    for (r, rep) in el.repetitions().enumerate() {
+    // (one repetition: no need to look for the separator again)
+    for (r, rep) in el.split_repetitions(reps > 1).enumerate() {
         let repetition = (reps > 1).then_some(r as u16 + 1);
         if rep.is_empty() {
             continue;

@@ -260,7 +260,7 @@ impl<'g> Engine<'g> {
             let seps_at = seps.len();
             let printable = split_seps(content, d.element, &mut seps);
             let seg = Segment::with_seps(content, &seps[seps_at..], d);
-            let ctx = Ctx {
+            let mut ctx = Ctx {
                 segment: seg,
                 set_position: index + 1,
                 file_position: set.position() + u64::from(index),
@@ -298,12 +298,11 @@ impl<'g> Engine<'g> {
             });
             if def != NONE {
                 let sd = &g.segments[def as usize];
-                let loop_id = if sd.loop_index == 0 {
+                ctx.loop_id = if sd.loop_index == 0 {
                     None
                 } else {
                     Some(g.loops[sd.loop_index].id.as_str())
                 };
-                let ctx = Ctx { loop_id, ..ctx };
                 check_elements(sd, &seg, printable, &ctx, issues);
             }
             index += 1;
@@ -365,13 +364,13 @@ impl<'g> Engine<'g> {
         let sd = &g.segments[def as usize];
         match child {
             Child::Segment(_) => {
-                let here = Ctx {
+                let here = || Ctx {
                     loop_id: (f.loop_index != 0)
                         .then(|| g.loops[f.loop_index as usize].id.as_str()),
                     ..*ctx
                 };
                 if sd.usage == Usage::NotUsed {
-                    issues.push(here.issue(
+                    issues.push(here().issue(
                         Code::NotUsedSegment,
                         &sd.id,
                         "I4",
@@ -384,7 +383,7 @@ impl<'g> Engine<'g> {
                     ));
                 }
                 if sd.max.is_some_and(|m| n > m) {
-                    issues.push(here.issue(
+                    issues.push(here().issue(
                         Code::SegmentOverMax,
                         &sd.id,
                         "5",
@@ -400,12 +399,12 @@ impl<'g> Engine<'g> {
             }
             Child::Loop(l) => {
                 let ld = &g.loops[l];
-                let here = Ctx {
+                let here = || Ctx {
                     loop_id: Some(ld.id.as_str()),
                     ..*ctx
                 };
                 if ld.usage == Usage::NotUsed {
-                    issues.push(here.issue(
+                    issues.push(here().issue(
                         Code::NotUsedSegment,
                         &sd.id,
                         "I4",
@@ -416,7 +415,7 @@ impl<'g> Engine<'g> {
                     ));
                 }
                 if ld.max.is_some_and(|m| n > m) {
-                    issues.push(here.issue(
+                    issues.push(here().issue(
                         Code::LoopOverMax,
                         &sd.id,
                         "4",

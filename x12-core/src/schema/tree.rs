@@ -82,6 +82,7 @@ impl LoopTree {
 
     /// The view of segment `index` in `set` (the set this tree was built from). Its
     /// elements are found from the separators the walk recorded, without a scan.
+    #[inline]
     pub fn segment<'s>(&'s self, set: &'s TransactionSet, index: u32) -> Segment<'s> {
         let s = self.segments[index as usize];
         let content = &set.as_bytes()[s.start as usize..s.end as usize];
