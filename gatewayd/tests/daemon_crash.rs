@@ -8,7 +8,7 @@
 //! claim goes to no vendor. The expectation model ([`Oracle`]) follows the files in the
 //! order the daemon takes them (inbox names sort in the order they were dropped), so
 //! it knows which claims reach their vendor (the first acceptance) and which must not
-//! (every later copy).
+//! (every later copy, and a claim whose guide error the 999 accepted with errors).
 
 mod daemon_support;
 
@@ -25,7 +25,10 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
         .iter()
         .map(|p| std::fs::read(p).unwrap())
         .collect();
-    // a few larger batches, so that kills land inside the processing of a file too
+    // an 837 the 999 accepts with errors (the default accept_with_errors): its 277CA
+    // rejects the claim with the bad diagnosis, which reaches no vendor, every time
+    pool.push(std::fs::read(repo().join("fixtures/ack277/two-claims-bad-diagnosis.x12")).unwrap());
+    // a few larger batches (the last three of the pool), so that kills land inside the processing of a file too
     for (kind, seed) in [
         (fixtures::generate::Kind::Professional837, 1),
         (fixtures::generate::Kind::Request278, 2),

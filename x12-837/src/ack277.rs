@@ -379,6 +379,27 @@ fn concerns(claim: LoopRef<'_>, idx: u32, node: u32) -> bool {
     false
 }
 
+/// Whether [`Ack277::build`] would reject at least one claim of the set for `issue`:
+/// it is an error with a segment position (IK3) inside a claim's loops (2300, 2400...)
+/// or in a loop a claim hangs under (its billing provider, subscriber or patient level
+/// and their name loops). An error without a position, or in the set header or the
+/// submitter (1000A) and receiver (1000B) loops, concerns no claim.
+///
+/// A gateway that accepts a set with errors (999 `E`) relies on the 277CA to reject
+/// the claims they are in; an error no claim carries must reject the set in the 999.
+pub fn concerns_a_claim(root: LoopRef<'_>, issue: &Issue) -> bool {
+    if !issue.is_error() {
+        return false;
+    }
+    let Some(idx) = issue.ik3.as_ref().and_then(|l| l.position.checked_sub(1)) else {
+        return false;
+    };
+    let Some(node) = root.tree.segments.get(idx as usize).map(|s| s.node) else {
+        return false;
+    };
+    claims(root).any(|c| concerns(c.node, idx, node))
+}
+
 /// NM101 of the loop `node`, or of its first child name loop for an HL level.
 fn entity_of(root: LoopRef<'_>, node: u32, allowed: &[String]) -> Option<String> {
     let l = LoopRef { node, ..root };

@@ -364,6 +364,45 @@ fn errors_outside_any_claim_reject_no_claim() {
 }
 
 #[test]
+fn which_errors_concern_a_claim() {
+    // what a gateway may accept with errors in the 999: only errors the 277CA rejects
+    // a claim for
+    let data = read("fixtures/ack277/two-providers.x12");
+    let v = validator();
+    let mut tree = LoopTree::default();
+    let mut seen = 0;
+    for item in Reader::new(&data[..]) {
+        let Item::Transaction(set) = item.expect("read") else {
+            continue;
+        };
+        let (guide, _) = v.check_set(&set, &mut tree);
+        let root = LoopRef::root(&set, &tree, guide.expect("an 837P table"));
+        let at = |position: u32, seg: &str, loop_id: &str| {
+            Issue::error(x12_core::Code::CodeSet, x12_core::Scope::Set, "test")
+                .snip(5)
+                .pipe_ik(position, seg, loop_id, Some((1, "7")))
+        };
+        let concerns = |i: &Issue| x12_837::ack277::concerns_a_claim(root, i);
+        // the submitter's PER (1000A) and the receiver's NM1 (1000B): no claim's
+        assert!(!concerns(&at(4, "PER", "1000A")));
+        assert!(!concerns(&at(5, "NM1", "1000B")));
+        // a billing provider's PRV (2000A), a subscriber's NM1 (2010BA), a claim's HI
+        assert!(concerns(&at(7, "PRV", "2000A")));
+        assert!(concerns(&at(14, "NM1", "2010BA")));
+        assert!(concerns(&at(20, "HI", "2300")));
+        // no position, or a warning: nothing to reject a claim for
+        let mut loose = at(20, "HI", "2300");
+        loose.ik3 = None;
+        assert!(!concerns(&loose));
+        let mut warning = at(20, "HI", "2300");
+        warning.severity = x12_core::Severity::Warning;
+        assert!(!concerns(&warning));
+        seen += 1;
+    }
+    assert_eq!(seen, 1);
+}
+
+#[test]
 fn a_set_read_with_another_table_is_not_a_claim_set() {
     let data = read("fixtures/valid/278-request.x12");
     let v = Validator::with_core_guides();

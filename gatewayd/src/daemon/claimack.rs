@@ -37,6 +37,31 @@
 //! never handed out twice, across restarts too. A claim's provider findings do not
 //! change the 999 (which knows only the guide).
 //!
+//! ## Guide errors: the 999 accepts with errors, the 277CA rejects the claim
+//!
+//! A partner's `accept_with_errors` (SNIP levels, default 3, 4, 5: see
+//! [`super::config::DEFAULT_ACCEPT_WITH_ERRORS`]) says which guide errors give the 999
+//! `E` (IK5 and AK9 `E`, the errors still listed in IK3/IK4) instead of `R` for an 837
+//! set ([`accepts_with_errors`]). The set is then routed like an accepted one and its
+//! 277CA rejects exactly the claims the errors concern ([`x12_837::ack277::concerns_a_claim`]):
+//!
+//! * an error in a claim's 2300 loop or its 2400 lines rejects that claim, A6 when
+//!   something is missing and A7 when a value is invalid, with the status code of the
+//!   failing data (400 out of balance, 255 diagnosis, 178 charges, 454 procedure...);
+//! * an error in a billing provider's loops (2000A, 2010AA/AB) rejects every claim of
+//!   that provider (entity 85), one in a subscriber's or patient's loops (2000B/2010BA,
+//!   2000C/2010CA) every claim of that member (entity IL or QC), as a payer's front end
+//!   does: those claims carry the bad data (the billing NPI, the member id), and no
+//!   other claim does;
+//! * an error that no claim carries (the set header BHT, the submitter 1000A, the
+//!   receiver 1000B, or an error without a segment position) keeps the 999's `R` for
+//!   the whole set: the 277CA has no claim to reject it on, and a 277CA accepting every
+//!   claim would drop the error silently;
+//! * 278 sets never get `E`: no 277CA follows them, so every error rejects the set.
+//!
+//! The other claims of the set are accepted (A2:20 with a payer claim control number)
+//! and queued as usual.
+//!
 //! A claim the 277CA rejects, for any of the causes above, goes to no vendor: the
 //! 277CA tells the submitter, and there is nothing to adjudicate. Its item is marked
 //! ([`mark_rejected`]: the STC statuses under `rejected_by_277ca` in its JSON) and
@@ -51,7 +76,7 @@ use sha2::{Digest, Sha256};
 use x12_837::ack277::{Ack277, Ack277Error, Ack277Options, ClaimAck, ClaimNumbers, Status};
 use x12_837::Claim;
 use x12_core::schema::LoopRef;
-use x12_core::{Issue, TransactionSet};
+use x12_core::{Issue, Scope, TransactionSet};
 
 /// The counter of payer claim control numbers in the `counters` table.
 pub const COUNTER: &str = "payer_claim_number";
@@ -183,6 +208,24 @@ pub struct Edits<'a> {
     pub eligibility: Option<&'a EligibilityFile>,
     /// The 277CAs built earlier in the same group, not recorded yet.
     pub earlier: &'a [Pending],
+}
+
+/// Whether an 837 set with `issues` is accepted with errors (999 `E`) rather than
+/// rejected when its partner accepts the SNIP `levels` with errors: only when `root`
+/// (the set read with its guide) is an 837 and every error of those levels concerns a
+/// claim, so the 277CA rejects the claims that carry it (see the module docs). Errors
+/// of other levels reject the set whatever this says.
+pub fn accepts_with_errors(levels: &[u8], root: Option<LoopRef<'_>>, issues: &[Issue]) -> bool {
+    let Some(root) = root else {
+        return false;
+    };
+    if levels.is_empty() || x12_837::kind_of(root.guide.version.as_bytes()).is_none() {
+        return false;
+    }
+    issues
+        .iter()
+        .filter(|i| i.is_error() && i.scope == Scope::Set && levels.contains(&i.snip))
+        .all(|i| x12_837::ack277::concerns_a_claim(root, i))
 }
 
 /// Records the fingerprints of accepted claims (inside the interchange's transaction).
@@ -365,5 +408,72 @@ mod tests {
         let b = StoreClaimNumbers::next_value(&c).unwrap();
         assert_eq!((a, b), (1, 2));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `accepts_with_errors` for each set of `file` (under the repository's fixtures)
+    /// with `extra` added to its issues.
+    fn verdicts(file: &str, levels: &[u8], extra: &[Issue]) -> Vec<bool> {
+        let path = format!("{}/../fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+        let data = std::fs::read(path).unwrap();
+        let validator = crate::guides::validator();
+        let mut tree = x12_core::schema::LoopTree::default();
+        let mut out = Vec::new();
+        for item in x12_core::Reader::new(&data[..]) {
+            if let x12_core::Item::Transaction(set) = item.unwrap() {
+                let (guide, mut issues) = validator.check_set(&set, &mut tree);
+                issues.extend(extra.iter().cloned());
+                let root = guide.map(|g| LoopRef::root(&set, &tree, g));
+                out.push(accepts_with_errors(levels, root, &issues));
+            }
+        }
+        out
+    }
+
+    /// A SNIP `snip` error at set position `position` (IK3), element 1 invalid.
+    fn error_at(snip: u8, position: u32, segment: &str) -> Issue {
+        let mut i = Issue::error(x12_core::Code::CodeSet, Scope::Set, "test").snip(snip);
+        i.ik3 = Some(x12_core::Ik3 {
+            segment_id: segment.into(),
+            position,
+            loop_id: None,
+            code: "8",
+        });
+        i
+    }
+
+    #[test]
+    fn only_errors_claims_carry_are_accepted_with_errors() {
+        let f = "ack277/two-providers.x12";
+        // clean: nothing to reject
+        assert_eq!(verdicts(f, &[3, 4, 5], &[]), [true]);
+        // the first claim's HI (set position 20), its billing provider's PRV (7)
+        assert_eq!(verdicts(f, &[3, 4, 5], &[error_at(5, 20, "HI")]), [true]);
+        assert_eq!(verdicts(f, &[3, 4, 5], &[error_at(5, 7, "PRV")]), [true]);
+        // the submitter's PER (4, loop 1000A): no claim carries it
+        assert_eq!(verdicts(f, &[3, 4, 5], &[error_at(5, 4, "PER")]), [false]);
+        // no position
+        let mut loose = error_at(5, 20, "HI");
+        loose.ik3 = None;
+        assert_eq!(verdicts(f, &[3, 4, 5], &[loose]), [false]);
+        // the setting off
+        assert_eq!(verdicts(f, &[], &[error_at(5, 20, "HI")]), [false]);
+        // an error of a level not listed is the 999's to reject, whatever this says
+        assert_eq!(
+            verdicts(
+                f,
+                &[3, 4, 5],
+                &[error_at(5, 20, "HI"), error_at(2, 4, "PER")]
+            ),
+            [true]
+        );
+        // a 278 set: no 277CA follows it
+        assert_eq!(
+            verdicts(
+                "valid/278-request.x12",
+                &[3, 4, 5],
+                &[error_at(5, 8, "NM1")]
+            ),
+            [false]
+        );
     }
 }

@@ -54,6 +54,7 @@ struct RawConfig {
     eligibility_file: Option<PathBuf>,
     provider_file: Option<PathBuf>,
     pharmacy_criteria: Option<PathBuf>,
+    accept_with_errors: Option<Vec<u8>>,
     #[serde(default)]
     http: RawHttp,
     #[serde(default)]
@@ -99,6 +100,7 @@ struct RawPartner {
     outbox: Option<PathBuf>,
     transactions: Option<Vec<String>>,
     token_sha256: Option<String>,
+    accept_with_errors: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +171,11 @@ pub struct Partner {
     pub transactions: Vec<String>,
     /// SHA-256 (hex) of the partner's API token, for the partner endpoints.
     pub token_sha256: Option<String>,
+    /// WEDI SNIP levels whose errors in an 837 set give the 999 `E` (accepted with
+    /// errors) instead of `R`, the claims holding them then rejected in the 277CA: the
+    /// partner's own `accept_with_errors`, else the global one (see
+    /// [`Config::accept_with_errors`]).
+    pub accept_with_errors: Vec<u8>,
 }
 
 impl Partner {
@@ -213,6 +220,14 @@ pub struct Config {
     pub provider_file: Option<PathBuf>,
     /// The pharmacy auto-approval criteria file; `None` = the bundled criteria.
     pub pharmacy_criteria: Option<PathBuf>,
+    /// WEDI SNIP levels (1-7, sorted, once each) whose errors in an 837 set give the 999
+    /// `E` (accepted with errors) instead of `R`, for partners without their own
+    /// setting; default [`DEFAULT_ACCEPT_WITH_ERRORS`]. Empty: every error rejects the
+    /// set. Such a set goes on: the 277CA rejects each claim an error is located in or
+    /// under (A6/A7), and only those; an error no claim carries (set header, submitter,
+    /// receiver, no position) still rejects the set, and 278 sets are never accepted
+    /// with errors (see `super::claimack::ack_policy`).
+    pub accept_with_errors: Vec<u8>,
     /// The HTTP listen address.
     pub listen: SocketAddr,
     /// Limits.
@@ -230,6 +245,13 @@ pub const DEMO_PARTNER: &str = "demo";
 
 /// The default HTTP listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The SNIP levels accepted with errors by default: balancing (3), situational rules
+/// (4) and code sets (5), the claim-content edits a payer reports claim by claim in the
+/// 277CA. Syntax and guide-structure errors (1-2) reject the set in the 999, which is
+/// what the 999 is for; provider and eligibility edits (7) never reach the 999 in the
+/// daemon (they reject the claim in the 277CA).
+pub const DEFAULT_ACCEPT_WITH_ERRORS: [u8; 3] = [3, 4, 5];
 
 impl Config {
     /// The embedded defaults: data dir `./var`, partner `demo` with
@@ -374,6 +396,10 @@ impl Config {
         let pharmacy_criteria = raw.pharmacy_criteria.map(abs);
         crate::pharmacy::Criteria::load_or_bundled(pharmacy_criteria.as_deref())
             .map_err(|e| key_error("pharmacy_criteria", e.to_string()))?;
+        let accept_with_errors = match raw.accept_with_errors {
+            Some(levels) => snip_levels("accept_with_errors", &levels)?,
+            None => DEFAULT_ACCEPT_WITH_ERRORS.to_vec(),
+        };
 
         let mut partners = Vec::new();
         let raw_partners = if raw.partner.is_empty() {
@@ -384,6 +410,7 @@ impl Config {
                 outbox: None,
                 transactions: None,
                 token_sha256: None,
+                accept_with_errors: None,
             }]
         } else {
             raw.partner
@@ -465,6 +492,10 @@ impl Config {
                     ));
                 }
             }
+            let partner_levels = match p.accept_with_errors {
+                Some(levels) => snip_levels(&key("accept_with_errors"), &levels)?,
+                None => accept_with_errors.clone(),
+            };
             partners.push(Partner {
                 id: p.id,
                 sender_ids,
@@ -472,6 +503,7 @@ impl Config {
                 outbox,
                 transactions,
                 token_sha256,
+                accept_with_errors: partner_levels,
             });
         }
 
@@ -519,6 +551,7 @@ impl Config {
             eligibility_file,
             provider_file,
             pharmacy_criteria,
+            accept_with_errors,
             listen,
             limits,
             attachments,
@@ -550,6 +583,20 @@ fn is_id(s: &str) -> bool {
     (1..=32).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A list of WEDI SNIP levels: each 1-7; returned sorted, each once.
+fn snip_levels(key: &str, levels: &[u8]) -> Result<Vec<u8>, ConfigError> {
+    if let Some(bad) = levels.iter().find(|l| !(1..=7).contains(*l)) {
+        return Err(key_error(
+            key,
+            format!("`{bad}` is not a WEDI SNIP level (1-7)"),
+        ));
+    }
+    let mut v = levels.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    Ok(v)
 }
 
 fn check_hash(key: &str, h: &str) -> Result<String, ConfigError> {
@@ -610,6 +657,29 @@ mod tests {
             p.token_sha256.as_deref(),
             Some(token_hash("demo-partner").as_str())
         );
+        assert_eq!(c.accept_with_errors, DEFAULT_ACCEPT_WITH_ERRORS);
+        assert_eq!(p.accept_with_errors, [3, 4, 5]);
+    }
+
+    #[test]
+    fn accept_with_errors_globally_and_per_partner() {
+        let text = "accept_with_errors = [5, 3, 3]\n\
+                    [[partner]]\nid = \"a\"\n\
+                    [[partner]]\nid = \"b\"\naccept_with_errors = []\n\
+                    [[partner]]\nid = \"c\"\naccept_with_errors = [4]\n";
+        let c = Config::from_toml(text, Path::new("/base")).unwrap();
+        assert_eq!(c.accept_with_errors, [3, 5]);
+        let levels = |id: &str| c.partner(id).unwrap().accept_with_errors.clone();
+        assert_eq!(levels("a"), [3, 5], "the global setting");
+        assert!(levels("b").is_empty(), "every error rejects");
+        assert_eq!(levels("c"), [4]);
+        assert_eq!(
+            err("accept_with_errors = [0]\n"),
+            "config key `accept_with_errors`: `0` is not a WEDI SNIP level (1-7)"
+        );
+        assert!(err("[[partner]]\nid = \"a\"\naccept_with_errors = [8]\n")
+            .starts_with("config key `partner[0].accept_with_errors`"));
+        assert!(err("accept_with_errors = [-1]\n").starts_with("config: "));
     }
 
     #[test]

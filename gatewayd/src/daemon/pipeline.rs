@@ -7,7 +7,10 @@
 //!    were not rejected; a duplicate gets TA1 note 025 and nothing else. An ISA06 the
 //!    partner may not use gets TA1 note 006;
 //! 2. every transaction set is validated against its guide and added to its group's
-//!    999; sets of a kind the partner may not send are rejected (IK502 1);
+//!    999; sets of a kind the partner may not send are rejected (IK502 1); an 837 set
+//!    whose errors are all of the partner's `accept_with_errors` levels and located in
+//!    claims is accepted with errors (`E`), its 277CA rejecting those claims (see
+//!    [`super::claimack`]);
 //! 3. each accepted 278 request and 837 claim is routed into queue items; what the
 //!    gateway answers itself (`reject`, `no_pa_required`, pharmacy by its criteria,
 //!    see [`super::answer`]) gets its 278 response and PA status instead of a queue
@@ -72,7 +75,7 @@ pub enum PipelineError {
 /// What an interchange came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// TA1 accepted and every group accepted.
+    /// TA1 accepted and every group accepted (fully or with errors).
     Accepted,
     /// TA1 accepted, some sets or groups rejected.
     Partial,
@@ -395,7 +398,12 @@ impl Pipeline {
         };
         let mut tree = LoopTree::default();
         let mut cur: Option<Open> = None;
-        let policy = AckPolicy::default();
+        // every error rejects, or (837 sets whose errors claims carry) the partner's
+        // levels only mark the set accepted with errors
+        let strict = AckPolicy::default();
+        let lenient = AckPolicy {
+            accept_with_errors: partner.accept_with_errors.clone(),
+        };
         for item in Reader::new(input) {
             match item? {
                 Item::Segment(raw) => {
@@ -435,10 +443,20 @@ impl Pipeline {
                             ));
                         }
                     }
+                    let root = guide.map(|g| LoopRef::root(&set, &tree, g));
+                    let policy = if claimack::accepts_with_errors(
+                        &lenient.accept_with_errors,
+                        root,
+                        &issues,
+                    ) {
+                        &lenient
+                    } else {
+                        &strict
+                    };
                     let ack = ic
                         .current
                         .get_or_insert_with(|| Ack999::new(set.group().map(|g| &**g)));
-                    ack.add_set(&set, &issues, &policy);
+                    ack.add_set(&set, &issues, policy);
                     let accepted = ack
                         .sets
                         .last()
@@ -736,7 +754,12 @@ impl Pipeline {
             Some(Ta1Note::DuplicateControlNumber) => Outcome::Duplicate,
             Some(_) => Outcome::SenderRefused,
             None if rejected => Outcome::Rejected,
-            None if groups.iter().all(|g| g.status == AckCode::Accepted) => Outcome::Accepted,
+            None if groups
+                .iter()
+                .all(|g| matches!(g.status, AckCode::Accepted | AckCode::AcceptedWithErrors)) =>
+            {
+                Outcome::Accepted
+            }
             None => Outcome::Partial,
         };
         let conn = &self.conn;

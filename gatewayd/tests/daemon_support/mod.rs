@@ -400,9 +400,14 @@ pub fn expect(data: &[u8]) -> Expected {
 /// group or an earlier file). It keeps the fingerprints of accepted claims in a store
 /// of its own and computes them with the daemon's own 277CA code
 /// (`gatewayd::daemon::claimack`), recorded when a group is accepted, as the daemon does.
+/// The 999 follows the partner's `accept_with_errors` levels like the daemon's (an 837
+/// set whose errors of those levels claims carry is accepted with errors, and its
+/// 277CA rejects those claims).
 pub struct Oracle {
     conn: rusqlite::Connection,
     dir: PathBuf,
+    /// The partner's `accept_with_errors` SNIP levels.
+    levels: Vec<u8>,
 }
 
 impl Drop for Oracle {
@@ -418,19 +423,31 @@ impl Default for Oracle {
 }
 
 impl Oracle {
-    /// A model with no claim accepted yet.
+    /// A model with no claim accepted yet, for a partner with the default
+    /// `accept_with_errors`.
     pub fn new() -> Oracle {
+        Oracle::with_levels(&gatewayd::daemon::config::DEFAULT_ACCEPT_WITH_ERRORS)
+    }
+
+    /// A model for a partner whose `accept_with_errors` is `levels`.
+    pub fn with_levels(levels: &[u8]) -> Oracle {
         let dir = temp_dir("oracle");
         let conn = gatewayd::daemon::store::open(&dir.join("oracle.sqlite")).unwrap();
         // fingerprints without the interchanges they came from
         conn.pragma_update(None, "foreign_keys", false).unwrap();
-        Oracle { conn, dir }
+        Oracle {
+            conn,
+            dir,
+            levels: levels.to_vec(),
+        }
     }
 
     /// What the daemon should produce for `data`, the next file of the stream.
     pub fn expect(&mut self, data: &[u8]) -> Expected {
         let validator = gatewayd::guides::validator();
-        let acks = x12_core::acknowledge(data, &validator, false).unwrap();
+        // whether the 999 accepts each transaction set (fully or with errors), in order
+        let (acks, sets_ok) = acknowledge_as_daemon(data, &validator, &self.levels);
+        let mut set_index = 0usize;
         let mut e = Expected::default();
         let mut accepted = true;
         // whether each functional group is accepted, in file order
@@ -495,8 +512,9 @@ impl Oracle {
                     _ => continue,
                 };
                 let (guide, issues) = validator.check_set(&set, &mut tree);
+                set_index += 1;
                 let Some(guide) = guide else { continue };
-                if issues.iter().any(|i| i.is_error()) {
+                if !sets_ok.get(set_index - 1).copied().unwrap_or(false) {
                     continue;
                 }
                 let root = x12_core::schema::LoopRef::root(&set, &tree, guide);
@@ -569,6 +587,74 @@ impl Oracle {
         e.duplicates.sort();
         e
     }
+}
+
+/// `x12_core::acknowledge` with the daemon's 999 policy: an 837 set whose errors of
+/// the SNIP `levels` claims carry is accepted with errors
+/// (`gatewayd::daemon::claimack::accepts_with_errors`), every other error rejects.
+/// Also returns, for each transaction set in file order, whether the 999 accepted it.
+pub fn acknowledge_as_daemon(
+    data: &[u8],
+    validator: &x12_core::Validator,
+    levels: &[u8],
+) -> (Vec<x12_core::InterchangeAcks>, Vec<bool>) {
+    use x12_core::{Ack999, AckCode, AckPolicy, Item, Ta1, Ta1Policy};
+    let (strict, lenient) = (
+        AckPolicy::default(),
+        AckPolicy {
+            accept_with_errors: levels.to_vec(),
+        },
+    );
+    let mut out = Vec::new();
+    let mut sets_ok = Vec::new();
+    let mut groups = Vec::new();
+    let mut current: Option<Ack999> = None;
+    let mut tree = x12_core::schema::LoopTree::default();
+    for item in x12_core::Reader::new(data) {
+        match item.unwrap() {
+            Item::Transaction(set) => {
+                let (guide, issues) = validator.check_set(&set, &mut tree);
+                let root = guide.map(|g| x12_core::schema::LoopRef::root(&set, &tree, g));
+                let policy =
+                    if gatewayd::daemon::claimack::accepts_with_errors(levels, root, &issues) {
+                        &lenient
+                    } else {
+                        &strict
+                    };
+                let ack = current.get_or_insert_with(|| Ack999::new(set.group().map(|g| &**g)));
+                ack.add_set(&set, &issues, policy);
+                sets_ok.push(
+                    ack.sets
+                        .last()
+                        .is_some_and(|s| s.status != AckCode::Rejected),
+                );
+            }
+            Item::GroupEnd(report) => {
+                let ack = current
+                    .take()
+                    .unwrap_or_else(|| Ack999::new(report.header.as_deref()));
+                let is_ack = report
+                    .header
+                    .as_ref()
+                    .is_some_and(|h| h.functional_id() == b"FA");
+                if !is_ack {
+                    groups.push(ack.finish(&report));
+                }
+            }
+            Item::InterchangeEnd(report) => {
+                let ta1 = Ta1::from_report(&report, false, &Ta1Policy::default());
+                let ta1_due = ta1.as_ref().is_some_and(|t| t.is_due(&report));
+                out.push(x12_core::InterchangeAcks {
+                    report,
+                    ta1,
+                    ta1_due,
+                    groups: std::mem::take(&mut groups),
+                });
+            }
+            Item::Segment(_) => {}
+        }
+    }
+    (out, sets_ok)
 }
 
 /// Outbox files by kind prefix (`TA1`, `999`, `REJECTED`...).
