@@ -523,3 +523,24 @@ fn ack_277ca_rejects_claims_with_errors_the_999_accepts() {
     let (code, report) = validate_stdin(out.lines().nth(1).unwrap());
     assert_eq!(code, 0, "{report}");
 }
+
+#[test]
+fn ack_277ca_accepts_with_errors_only_what_a_claim_carries() {
+    // a 278 with a SNIP 5 finding (a diagnosis code that is not ICD-10 shaped)
+    let dir = std::env::temp_dir().join(format!("x12-awe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("278-bad-hi.x12");
+    let text = std::fs::read_to_string(fixture("valid/278-request.x12")).unwrap();
+    assert!(text.contains("HI*ABK:J449"));
+    std::fs::write(&path, text.replace("HI*ABK:J449", "HI*ABK:1449")).unwrap();
+    let f = path.to_str().unwrap();
+    // without a 277CA to follow, the 999 policy alone decides: accepted with errors
+    let (_, out, _) = run(&["ack", "--accept-with-errors", "5", f]);
+    assert!(out.contains("IK5*E*5~"), "{out}");
+    // with one, as the daemon: no claim can carry the error, so the set is rejected
+    let (code, out, _) = run(&["ack", "--277ca", "--accept-with-errors", "5", f]);
+    assert_eq!(code, 1);
+    assert!(out.contains("IK5*R*5~"), "{out}");
+    assert!(!out.contains("GS*HN*"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -156,6 +156,7 @@ fn acknowledge_with_277(
     let mut current: Option<Ack999> = None;
     let mut current_277: Vec<Ack277> = Vec::new();
     let mut tree = LoopTree::default();
+    let strict = AckPolicy::default();
     let date = now.ccyymmdd();
     let opts = Ack277Options::dated(&date, &now.hhmm());
     // payer claim control numbers: the date and a counter (a dry run, like the
@@ -166,7 +167,16 @@ fn acknowledge_with_277(
             Item::Transaction(set) => {
                 let (guide, issues) = validator.check_set(&set, &mut tree);
                 let ack = current.get_or_insert_with(|| Ack999::new(set.group().map(|g| &**g)));
-                ack.add_set(&set, &issues, policy);
+                // as the daemon does: with a 277CA to follow, a set is accepted with errors
+                // only when every such error concerns a claim the 277CA can reject
+                let root = guide.map(|g| LoopRef::root(&set, &tree, g));
+                let claims_carry = !claim_ack
+                    || crate::daemon::claimack::accepts_with_errors(
+                        &policy.accept_with_errors,
+                        root,
+                        &issues,
+                    );
+                ack.add_set(&set, &issues, if claims_carry { policy } else { &strict });
                 let passed = ack
                     .sets
                     .last()
