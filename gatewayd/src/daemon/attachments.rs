@@ -43,7 +43,7 @@ pub const DIR: &str = "attachments";
 pub const MAX_CONTROL_NUMBER: usize = 80;
 
 /// An attachment as vendors and PA inquiry see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AttachmentInfo {
     /// Attachment id (for `GET /v1/queues/{vendor}/attachments/{id}`).
     pub id: i64,

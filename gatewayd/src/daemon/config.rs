@@ -62,6 +62,8 @@ struct RawConfig {
     #[serde(default)]
     attachments: RawAttachments,
     #[serde(default)]
+    nats: RawNats,
+    #[serde(default)]
     partner: Vec<RawPartner>,
     #[serde(default)]
     vendor: Vec<RawVendor>,
@@ -88,6 +90,19 @@ struct RawLimits {
 struct RawAttachments {
     max_bytes: Option<u64>,
     pending_after_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNats {
+    servers: Option<Vec<String>>,
+    prefix: Option<String>,
+    replicas: Option<u64>,
+    ack_wait_seconds: Option<u64>,
+    max_deliver: Option<u64>,
+    duplicate_window_seconds: Option<u64>,
+    credentials: Option<PathBuf>,
+    instance: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +171,46 @@ impl Default for AttachmentSettings {
     }
 }
 
+/// Settings of the NATS JetStream store (`store = "nats"`, table `[nats]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsSettings {
+    /// Server URLs (`nats://host:port`); the client fails over between them.
+    pub servers: Vec<String>,
+    /// Prefix of every stream, bucket and subject the gateway uses (letters, digits,
+    /// `_`, `-`), so several gateway deployments can share one cluster.
+    pub prefix: String,
+    /// Replicas of each stream and bucket (1 on a single server, 3 on a cluster).
+    pub replicas: usize,
+    /// How long a vendor's lease lasts: the consumers' AckWait (seconds).
+    pub ack_wait_seconds: u64,
+    /// Deliveries of a queue item before it goes to the dead letters: the consumers'
+    /// MaxDeliver (defaults to `limits.max_attempts`).
+    pub max_deliver: u32,
+    /// The queue stream's duplicate window: a republish with the same `Nats-Msg-Id`
+    /// within it is dropped by the server (seconds).
+    pub duplicate_window_seconds: u64,
+    /// A NATS credentials file (JWT and NKey seed), when the servers need one.
+    pub credentials: Option<PathBuf>,
+    /// This gateway's name among the instances sharing the cluster; `None` = a name
+    /// made once and kept in the data dir (`instance-id`).
+    pub instance: Option<String>,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        NatsSettings {
+            servers: vec!["nats://127.0.0.1:4222".into()],
+            prefix: "ncx12".into(),
+            replicas: 1,
+            ack_wait_seconds: 300,
+            max_deliver: Limits::default().max_attempts,
+            duplicate_window_seconds: 86_400,
+            credentials: None,
+            instance: None,
+        }
+    }
+}
+
 /// One trading partner (a clearinghouse or submitter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partner {
@@ -190,16 +245,20 @@ impl Partner {
 pub enum StoreBackend {
     /// SQLite in the data dir (WAL, `synchronous=FULL`): one machine, nothing to install.
     Sqlite,
+    /// NATS JetStream (see [`crate::daemon::nats`]): raw files, the duplicate check and
+    /// the vendor queues shared by every gateway of a cluster; settings in `[nats]`.
+    Nats,
 }
 
 impl StoreBackend {
     /// The backends this build has, by their config name.
-    pub const NAMES: [&'static str; 1] = ["sqlite"];
+    pub const NAMES: [&'static str; 2] = ["sqlite", "nats"];
 
     /// The backend named `name` in the config.
     pub fn from_name(name: &str) -> Option<StoreBackend> {
         match name {
             "sqlite" => Some(StoreBackend::Sqlite),
+            "nats" => Some(StoreBackend::Nats),
             _ => None,
         }
     }
@@ -210,8 +269,10 @@ impl StoreBackend {
 pub struct Config {
     /// Where the store, the received files and the default partner folders live.
     pub data_dir: PathBuf,
-    /// The store backend (`store = "sqlite"`, the default).
+    /// The store backend (`store = "sqlite"`, the default, or `"nats"`).
     pub store: StoreBackend,
+    /// The NATS settings (used with `store = "nats"`).
+    pub nats: NatsSettings,
     /// The contractor table's path; `None` = the bundled table.
     pub contractor_table: Option<PathBuf>,
     /// The eligibility CSV (benefit plans by member), when one is configured.
@@ -393,6 +454,7 @@ impl Config {
                 )
             })?,
         };
+        let nats = nats_settings(raw.nats, &limits, &abs)?;
         let pharmacy_criteria = raw.pharmacy_criteria.map(abs);
         crate::pharmacy::Criteria::load_or_bundled(pharmacy_criteria.as_deref())
             .map_err(|e| key_error("pharmacy_criteria", e.to_string()))?;
@@ -547,6 +609,7 @@ impl Config {
         Ok(Config {
             data_dir,
             store,
+            nats,
             contractor_table,
             eligibility_file,
             provider_file,
@@ -577,6 +640,78 @@ impl Config {
     pub fn partner(&self, id: &str) -> Option<&Partner> {
         self.partners.iter().find(|p| p.id == id)
     }
+}
+
+/// Checks the `[nats]` table.
+fn nats_settings(
+    raw: RawNats,
+    limits: &Limits,
+    abs: &dyn Fn(PathBuf) -> PathBuf,
+) -> Result<NatsSettings, ConfigError> {
+    let d = NatsSettings::default();
+    let servers = raw.servers.unwrap_or(d.servers);
+    if servers.is_empty() {
+        return Err(key_error("nats.servers", "must list at least one server"));
+    }
+    for (i, s) in servers.iter().enumerate() {
+        if s.parse::<async_nats::ServerAddr>().is_err() {
+            return Err(key_error(
+                format!("nats.servers[{i}]"),
+                format!("`{s}` is not a server URL such as nats://127.0.0.1:4222"),
+            ));
+        }
+    }
+    let prefix = raw.prefix.unwrap_or(d.prefix);
+    let name_ok = |s: &str| {
+        (1..=32).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if !name_ok(&prefix) {
+        return Err(key_error(
+            "nats.prefix",
+            "must be 1-32 letters, digits, `_` or `-`",
+        ));
+    }
+    if let Some(i) = &raw.instance {
+        if !name_ok(i) {
+            return Err(key_error(
+                "nats.instance",
+                "must be 1-32 letters, digits, `_` or `-`",
+            ));
+        }
+    }
+    let replicas = raw.replicas.unwrap_or(d.replicas as u64);
+    if !(1..=5).contains(&replicas) {
+        return Err(key_error("nats.replicas", "must be 1 to 5"));
+    }
+    let ack_wait_seconds = raw.ack_wait_seconds.unwrap_or(d.ack_wait_seconds);
+    if !(1..=86_400).contains(&ack_wait_seconds) {
+        return Err(key_error("nats.ack_wait_seconds", "must be 1 to 86400"));
+    }
+    let max_deliver = raw.max_deliver.unwrap_or(u64::from(limits.max_attempts));
+    if !(1..=1_000).contains(&max_deliver) {
+        return Err(key_error("nats.max_deliver", "must be 1 to 1000"));
+    }
+    let duplicate_window_seconds = raw
+        .duplicate_window_seconds
+        .unwrap_or(d.duplicate_window_seconds);
+    if !(60..=30 * 86_400).contains(&duplicate_window_seconds) {
+        return Err(key_error(
+            "nats.duplicate_window_seconds",
+            "must be 60 to 2592000 (30 days)",
+        ));
+    }
+    Ok(NatsSettings {
+        servers,
+        prefix,
+        replicas: replicas as usize,
+        ack_wait_seconds,
+        max_deliver: max_deliver as u32,
+        duplicate_window_seconds,
+        credentials: raw.credentials.map(abs),
+        instance: raw.instance,
+    })
 }
 
 fn is_id(s: &str) -> bool {
@@ -709,7 +844,7 @@ mod tests {
             .starts_with("config key `pharmacy_criteria`"));
         assert_eq!(
             err("store = \"postgres\"\n"),
-            "config key `store`: unknown backend `postgres`; this build has sqlite"
+            "config key `store`: unknown backend `postgres`; this build has sqlite, nats"
         );
         assert!(
             err("[[partner]]\nid = \"a\"\ninbox = \"x\"\noutbox = \"x\"\n")

@@ -50,6 +50,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Wakes the pipeline thread (it writes recorded 278 responses to the outboxes).
     pub wake: Mutex<std::sync::mpsc::Sender<()>>,
+    /// The NATS store, with `store = "nats"`: the vendor queues are its consumers.
+    pub nats: Option<Arc<super::nats::Nats>>,
 }
 
 /// The longest lease a vendor may ask for (seconds).
@@ -134,6 +136,14 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         ))
     })
     .await;
+    let depths = match (&st.nats, depths) {
+        // with NATS the depths are the consumers' (the local rows are handed over)
+        (Some(n), Ok(Ok((_, pending)))) => {
+            let vendors: Vec<String> = st.cfg.vendor_tokens.keys().cloned().collect();
+            Ok(Ok((n.depths(&vendors).await, pending)))
+        }
+        (_, d) => d,
+    };
     match depths {
         Ok(Ok((d, pending))) => {
             let mut text = st.metrics.render(&d, st.ready.load(Ordering::SeqCst));
@@ -261,6 +271,19 @@ async fn lease(
     };
     let max = req.max_items.unwrap_or(10).clamp(1, MAX_LEASE_ITEMS);
     let secs = req.lease_seconds.unwrap_or(300).clamp(1, MAX_LEASE_SECONDS);
+    if let Some(n) = &st.nats {
+        // the lease is the consumer's AckWait, whatever the request asks
+        return match n.lease(&vendor, max).await {
+            Ok(items) => {
+                tracing::info!(vendor = %vendor, items = items.len(), "leased");
+                Json(json!({ "items": items })).into_response()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "queue: nats");
+                error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+            }
+        };
+    }
     let v = vendor.clone();
     let r = blocking(&st, move |db, st| {
         queue::lease(db, &v, max, secs as i64 * 1000, st.cfg.limits.max_attempts)
@@ -319,6 +342,29 @@ async fn settle(
         .into_response();
     }
     let delay = req.retry_after_seconds.unwrap_or(0).min(86_400) as i64 * 1000;
+    if let Some(n) = &st.nats {
+        let r = if is_nack {
+            n.nack(
+                &vendor,
+                &req.receipts,
+                std::time::Duration::from_millis(delay as u64),
+            )
+            .await
+        } else {
+            n.ack(&vendor, &req.receipts).await
+        };
+        return match r {
+            Ok(s) => {
+                tracing::info!(vendor = %vendor, done = s.done, dead = s.dead, stale = s.stale.len(),
+                    kind = if is_nack { "nack" } else { "ack" }, "settled");
+                Json(s).into_response()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "queue: nats");
+                error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+            }
+        };
+    }
     let v = vendor.clone();
     let receipts = req.receipts;
     let r = blocking(&st, move |db, st| {
@@ -355,11 +401,28 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
             .db
             .lock()
             .map_err(|_| pa::DecisionError::Invalid("store lock poisoned".into()))?;
-        pa::decide(&mut db, &v, &req)
+        let d = pa::decide(&mut db, &v, &req)?;
+        // with NATS, the decided item leaves its queue stream too
+        let seq: Option<i64> = if st2.nats.is_some() {
+            db.query_row(
+                "SELECT seq FROM nats_published WHERE queue_id = ?1",
+                rusqlite::params![d.item_id],
+                |r| r.get(0),
+            )
+            .ok()
+        } else {
+            None
+        };
+        Ok((d, seq))
     })
     .await;
     match r {
-        Ok(Ok(d)) => {
+        Ok(Ok((d, seq))) => {
+            if let (Some(n), Some(seq)) = (&st.nats, seq) {
+                if let Err(e) = n.remove(seq as u64).await {
+                    tracing::warn!(error = %e, "decided item left in its queue stream");
+                }
+            }
             if let Ok(w) = st.wake.lock() {
                 let _ = w.send(());
             }

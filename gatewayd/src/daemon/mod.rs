@@ -19,6 +19,7 @@
 //! | [`items`] | queue items (X12 and JSON) built from routed transactions |
 //! | [`outbox`] | durable writes (`*.part`, fsync, rename) |
 //! | [`queue`] | leasing, ack and nack |
+//! | [`nats`] | the scale-out store (`store = "nats"`): raw files, the duplicate check and the vendor queues in NATS JetStream |
 //! | [`pa`] | vendor decisions, 278 responses, the PA index, PA inquiry |
 //! | [`http`] | the HTTP API (axum) |
 //! | [`metrics`] | Prometheus counters |
@@ -40,6 +41,7 @@ pub mod http;
 pub mod ingest;
 pub mod items;
 pub mod metrics;
+pub mod nats;
 pub mod outbox;
 pub mod pa;
 pub mod pipeline;
@@ -92,6 +94,9 @@ pub enum DaemonError {
     /// The pipeline thread died.
     #[error("the pipeline thread stopped unexpectedly")]
     PipelineThread,
+    /// The NATS store could not be reached or set up (`store = "nats"`).
+    #[error(transparent)]
+    Nats(#[from] nats::NatsError),
 }
 
 fn dir(path: &std::path::Path) -> Result<(), DaemonError> {
@@ -125,17 +130,25 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         })?;
     }
     let metrics = Arc::new(Metrics::default());
-    let pipeline = Pipeline::new(cfg.clone(), metrics.clone())?;
-    let api_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
-    let checkpoint_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
-    let ready = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(DaemonError::Runtime)?;
+    let mut pipeline = Pipeline::new(cfg.clone(), metrics.clone())?;
+    let nats = match cfg.store {
+        config::StoreBackend::Sqlite => None,
+        config::StoreBackend::Nats => {
+            let n = rt.block_on(nats::Nats::connect(&cfg, rt.handle().clone()))?;
+            pipeline = pipeline.with_nats(n.clone())?;
+            Some(n)
+        }
+    };
+    let api_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
+    let checkpoint_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
+    let ready = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(cfg.listen))
         .map_err(|source| DaemonError::Bind {
@@ -166,6 +179,7 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         metrics,
         ready: ready.clone(),
         wake: Mutex::new(wake_tx.clone()),
+        nats,
     });
     let app = http::router(state);
     let served = {

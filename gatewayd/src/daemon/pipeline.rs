@@ -70,6 +70,9 @@ pub enum PipelineError {
     /// A file names a partner that is no longer configured.
     #[error("file {0}: its partner is not configured")]
     UnknownPartner(i64),
+    /// The NATS store failed (`store = "nats"`).
+    #[error(transparent)]
+    Nats(#[from] super::nats::NatsError),
 }
 
 /// What an interchange came to.
@@ -115,6 +118,9 @@ pub struct Pipeline {
     cfg: Arc<Config>,
     tables: Arc<Tables>,
     metrics: Arc<Metrics>,
+    /// The NATS store, with `store = "nats"`: raw files, the duplicate check across
+    /// instances, and the vendor queues the items are published to.
+    nats: Option<Arc<super::nats::Nats>>,
 }
 
 /// What validation and routing read: loaded once.
@@ -205,7 +211,24 @@ impl Pipeline {
                 criteria,
             }),
             metrics,
+            nats: None,
         })
+    }
+
+    /// Uses the NATS store (`store = "nats"`): files are put in its object store before
+    /// they are read, interchange keys are claimed in its KV bucket, and ready queue
+    /// items are published to its queue stream (the local `nats_published` table keeps
+    /// each item's stream sequence).
+    pub fn with_nats(mut self, nats: Arc<super::nats::Nats>) -> Result<Pipeline, PipelineError> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS nats_published (
+                queue_id INTEGER PRIMARY KEY REFERENCES queue(id),
+                seq INTEGER NOT NULL,
+                msg_id TEXT NOT NULL
+            );",
+        )?;
+        self.nats = Some(nats);
+        Ok(self)
     }
 
     /// The pipeline's connection (the inbox scanner records files through it).
@@ -241,7 +264,89 @@ impl Pipeline {
             ids.push(a.id);
         }
         store::acks_written(&mut self.conn, &ids)?;
+        self.publish_ready()?;
         Ok(ids.len())
+    }
+
+    /// With the NATS store: publishes every ready item not yet published, in order,
+    /// each with its `Nats-Msg-Id`, and records its stream sequence; the local row is
+    /// then `acked` (handed over: its leases, acks and dead letters are the stream's).
+    /// A crash between the publish and the record publishes again under the same id,
+    /// which the server drops.
+    fn publish_ready(&mut self) -> Result<usize, PipelineError> {
+        let Some(nats) = self.nats.clone() else {
+            return Ok(0);
+        };
+        let rows = {
+            let mut st = self.conn.prepare(
+                "SELECT q.id, q.vendor, q.pa_type, q.action, q.txn, q.request_id, q.set_control,
+                    i.partner, i.isa06, i.isa13, COALESCE(b.x12, q.x12), COALESCE(b.item, q.item),
+                    COALESCE(b.trace, q.trace),
+                    (SELECT COUNT(*) FROM queue e WHERE e.interchange_id = q.interchange_id
+                       AND e.set_control = q.set_control AND e.id < q.id)
+                 FROM queue q JOIN interchanges i ON i.id = q.interchange_id
+                 LEFT JOIN queue_body b ON b.queue_id = q.id
+                 WHERE q.state = 'ready' ORDER BY q.id",
+            )?;
+            let rows = st.query_map([], |r| {
+                let item: String = r.get(11)?;
+                let trace: String = r.get(12)?;
+                let x12: Vec<u8> = r.get(10)?;
+                let item: serde_json::Value =
+                    serde_json::from_str(&item).unwrap_or(serde_json::Value::Null);
+                let gs06 = item["envelope"]["gs06"].as_str().unwrap_or("").to_string();
+                let partner: String = r.get(7)?;
+                let isa06: String = r.get(8)?;
+                let isa13: String = r.get(9)?;
+                let st02: String = r.get(6)?;
+                let split: i64 = r.get(13)?;
+                let mut msg_id = format!("{partner}:{isa06}:{isa13}:{gs06}:{st02}");
+                if split > 0 {
+                    msg_id.push_str(&format!(":{}", split + 1));
+                }
+                Ok(super::nats::QueuedItem {
+                    id: r.get(0)?,
+                    msg_id,
+                    instance: nats.instance().to_string(),
+                    vendor: r.get(1)?,
+                    pa_type: r.get(2)?,
+                    action: r.get(3)?,
+                    transaction: r.get(4)?,
+                    request_id: r.get(5)?,
+                    x12: String::from_utf8_lossy(&x12).into_owned(),
+                    item,
+                    trace: serde_json::from_str(&trace).unwrap_or(serde_json::Value::Null),
+                    attachments: Vec::new(),
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        let n = rows.len();
+        for mut it in rows {
+            it.attachments = super::attachments::of_queue_item(&self.conn, it.id)?;
+            let seq = nats.block_on(nats.publish_item(&it))?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO nats_published (queue_id, seq, msg_id) VALUES (?1, ?2, ?3)",
+                params![it.id, seq as i64, it.msg_id],
+            )?;
+            tx.execute(
+                "UPDATE queue SET state = 'acked', updated_at = ?2 WHERE id = ?1 AND state = 'ready'",
+                params![it.id, store::now_ms()],
+            )?;
+            tx.commit()?;
+        }
+        if n > 0 {
+            tracing::debug!(items = n, "queue items published");
+        }
+        Ok(n)
+    }
+
+    /// The NATS store, with `store = "nats"`.
+    pub fn nats(&self) -> Option<&Arc<super::nats::Nats>> {
+        self.nats.as_ref()
     }
 
     /// Processes every file received but not finished, oldest first. Stops between
@@ -300,6 +405,10 @@ impl Pipeline {
             return self.reject_file(file, &why);
         }
         let path = self.cfg.data_dir.join(&file.path);
+        if let Some(n) = &self.nats {
+            // the shared copy, before anything of the file is acknowledged
+            n.block_on(n.put_raw(file.id, &file.partner, &file.name, &file.sha256, &path))?;
+        }
         let open = || -> Result<BufReader<std::fs::File>, PipelineError> {
             Ok(BufReader::with_capacity(
                 1 << 16,
@@ -373,6 +482,9 @@ impl Pipeline {
         store::set_file_state(&tx, file.id, "done", None)?;
         tx.commit()?;
         self.flush_acks()?;
+        if let Some(n) = &self.nats {
+            n.block_on(n.file_processed(file.id, &file.partner, &file.name, &file.sha256))?;
+        }
         tracing::info!(
             file = file.id,
             partner = %file.partner,
@@ -674,7 +786,18 @@ impl Pipeline {
                     Some(holder) if holder != (file.id, seq) => {
                         Some(Ta1Note::DuplicateControlNumber)
                     }
-                    _ => None,
+                    _ => match &self.nats {
+                        // the permanent check across every instance
+                        Some(n) => {
+                            let key =
+                                super::nats::Nats::interchange_key(&partner.id, &isa06, &isa13);
+                            match n.block_on(n.claim_interchange(&key, &n.owner(file.id, seq)))? {
+                                super::nats::Claim::Ours => None,
+                                super::nats::Claim::Other => Some(Ta1Note::DuplicateControlNumber),
+                            }
+                        }
+                        None => None,
+                    },
                 }
             };
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -722,6 +845,7 @@ impl Pipeline {
     ) -> Result<(), PipelineError> {
         // a group left open (no GE) was never accepted
         drop_group(&self.conn, &mut ic)?;
+        let ic_isa06 = ic.isa06.clone();
         let Open {
             seq,
             refused,
@@ -762,6 +886,13 @@ impl Pipeline {
             }
             None => Outcome::Partial,
         };
+        if rejected && refused.is_none() {
+            if let Some(n) = &self.nats {
+                // a rejected interchange does not hold its number: give the key back
+                let key = super::nats::Nats::interchange_key(&partner.id, &ic_isa06, &isa13);
+                n.block_on(n.release_interchange(&key, &n.owner(file.id, seq)))?;
+            }
+        }
         let conn = &self.conn;
         if rejected {
             conn.execute_batch(&format!(

@@ -41,6 +41,10 @@ pub struct Leased {
     /// PWK attachments uploaded for this item (fetch each with
     /// `GET /v1/queues/{vendor}/attachments/{id}`).
     pub attachments: Vec<super::attachments::AttachmentInfo>,
+    /// With `store = "nats"`: the item's `Nats-Msg-Id` (`partner:ISA06:ISA13:GS06:ST02[:n]`),
+    /// the same for every delivery of the item, so a consumer can drop a redelivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<String>,
 }
 
 /// What a lease call found besides the items.
@@ -106,6 +110,7 @@ pub fn lease(
                 item: serde_json::from_str(&item).unwrap_or(serde_json::Value::Null),
                 trace: serde_json::from_str(&trace).unwrap_or(serde_json::Value::Null),
                 attachments: Vec::new(),
+                msg_id: None,
             })
         })?;
         for r in rows {

@@ -1,0 +1,819 @@
+//! The scale-out store: NATS JetStream (`store = "nats"`).
+//!
+//! Several gateways share one JetStream cluster; each keeps its own data dir (the
+//! fsynced copy of what it took from its inboxes, and its SQLite working store for the
+//! interchanges it is reading and the outbox files it owes). What must be one across
+//! the instances lives in JetStream:
+//!
+//! | what | where | guarantee |
+//! |---|---|---|
+//! | raw files | object store `<prefix>_raw`, object `<instance>/<file id>`, and the file's record in KV `<prefix>_files` (`received`, then `processed`) | put before any acknowledgment of the file is written |
+//! | duplicate interchanges | KV `<prefix>_interchanges`, key `partner.ISA06.ISA13` (each part escaped), created with `create` (fails if the key exists); the value names the owning file (`instance:file id:position`) | an ISA13 is accepted once across every instance, forever (not a 2-minute window); a re-run of the owning file after a crash recognises its own key; a TA1-rejected interchange gives its key back |
+//! | vendor queues | one work-queue stream `<PREFIX>_QUEUE`, subject `<prefix>.queue.<vendor>`, one durable pull consumer per vendor; `Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]` | a republish after a crash inside the duplicate window is dropped by the server; vendors dedupe by the item's `msg_id` beyond it |
+//! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
+//! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
+//!
+//! The pipeline is a plain thread: it calls in through [`Nats::block_on`] on the
+//! daemon's tokio runtime; the HTTP handlers await the same calls directly.
+//!
+//! ISA06 is part of the message id (the design names `partner:ISA13:GS06:ST02`): the
+//! duplicate check is per ISA06, so two accepted interchanges of one partner may share
+//! an ISA13 under two sender ids, and their items must not be taken for replays.
+
+use super::config::{Config, NatsSettings};
+use async_nats::jetstream::{self, consumer, kv, object_store, stream};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Errors of the NATS store.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    /// A call to the servers failed (connection, timeout, refused request).
+    #[error("nats {op}: {message}")]
+    Call {
+        /// What was asked.
+        op: &'static str,
+        /// The client's error.
+        message: String,
+    },
+    /// A local file could not be read or written.
+    #[error("nats: {0}")]
+    Io(#[from] std::io::Error),
+    /// A message in a queue is not an item this gateway wrote.
+    #[error("nats: queue message {0} is not a gateway item")]
+    BadItem(u64),
+}
+
+fn call<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> NatsError {
+    move |e| NatsError::Call {
+        op,
+        message: e.to_string(),
+    }
+}
+
+/// A queue item as published: what a lease hands to the vendor, less the lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedItem {
+    /// The item's id in the store of the gateway that took it (decisions name it).
+    pub id: i64,
+    /// `partner:ISA06:ISA13:GS06:ST02[:n]`, the `Nats-Msg-Id`.
+    pub msg_id: String,
+    /// The gateway instance that took the file.
+    pub instance: String,
+    /// Vendor id.
+    pub vendor: String,
+    /// PA type.
+    pub pa_type: String,
+    /// `route`, `reject` or `no_pa_required`.
+    pub action: String,
+    /// `278`, `837P`, `837I`, `837D`.
+    pub transaction: String,
+    /// 278 BHT03 or 837 CLM01.
+    pub request_id: String,
+    /// The item as an X12 interchange.
+    pub x12: String,
+    /// The item's JSON.
+    pub item: serde_json::Value,
+    /// The routing trace.
+    pub trace: serde_json::Value,
+    /// PWK attachments uploaded for the item when it was published.
+    pub attachments: Vec<super::attachments::AttachmentInfo>,
+}
+
+/// What the duplicate check found for an interchange key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is this file's (new, or claimed by an earlier run of the same file).
+    Ours,
+    /// Another file holds it: a duplicate (TA1 025).
+    Other,
+}
+
+/// A delivery named by its receipt (the ack subject without `$JS.ACK.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The ack subject.
+    pub subject: String,
+    /// Its stream.
+    pub stream: String,
+    /// Its consumer.
+    pub consumer: String,
+    /// Which delivery it is (1 = the first).
+    pub delivered: u64,
+    /// The message's stream sequence.
+    pub stream_seq: u64,
+}
+
+/// Reads a receipt: `STREAM.CONSUMER.DELIVERED.SSEQ.CSEQ.TS.PENDING`, or the form with
+/// domain and account hash in front (and a trailing token).
+pub fn parse_receipt(r: &str) -> Option<Receipt> {
+    let t: Vec<&str> = r.split('.').collect();
+    let at = match t.len() {
+        7 => 0,
+        9 | 10 => 2,
+        _ => return None,
+    };
+    if t.iter()
+        .any(|x| x.is_empty() || x.contains(['*', '>', ' ']))
+    {
+        return None;
+    }
+    Some(Receipt {
+        subject: format!("$JS.ACK.{r}"),
+        stream: t[at].to_string(),
+        consumer: t[at + 1].to_string(),
+        delivered: t[at + 2].parse().ok()?,
+        stream_seq: t[at + 3].parse().ok()?,
+    })
+}
+
+/// One part of a KV key: letters, digits, `-` and `_` as they are, anything else
+/// `=XX` (hex), so any ISA06 or ISA13 makes a valid key and two values never meet.
+pub fn key_part(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push('=');
+    }
+    out
+}
+
+/// The connection and the handles of the streams and buckets.
+pub struct Nats {
+    handle: tokio::runtime::Handle,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    settings: NatsSettings,
+    instance: String,
+    interchanges: kv::Store,
+    files: kv::Store,
+    raw: object_store::ObjectStore,
+    queue: stream::Stream,
+    dead_subject_prefix: String,
+    consumers: tokio::sync::Mutex<HashMap<String, consumer::PullConsumer>>,
+}
+
+impl std::fmt::Debug for Nats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nats")
+            .field("servers", &self.settings.servers)
+            .field("prefix", &self.settings.prefix)
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
+
+/// The file under the data dir that keeps a generated instance name.
+pub const INSTANCE_FILE: &str = "instance-id";
+
+/// This gateway's instance name: the configured one, else the one kept in the data
+/// dir, else a new one (written there durably).
+fn instance_name(cfg: &Config) -> Result<String, NatsError> {
+    if let Some(i) = &cfg.nats.instance {
+        return Ok(i.clone());
+    }
+    let path = cfg.data_dir.join(INSTANCE_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let t = text.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(t.to_string());
+        }
+    }
+    let seed = format!(
+        "{}:{}:{}",
+        std::process::id(),
+        super::store::now_ms(),
+        cfg.data_dir.display()
+    );
+    let digest = super::config::hex(&<sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes()));
+    let name = format!("gw{}", &digest[..12]);
+    super::outbox::write_durably(&cfg.data_dir, INSTANCE_FILE, name.as_bytes())?;
+    Ok(name)
+}
+
+impl Nats {
+    /// Connects, makes sure every stream, bucket and the dead-letter stream exist (with
+    /// the configured replicas), and starts the task that moves items whose last lease
+    /// ran out to the dead letters. Runs on `handle`'s runtime.
+    pub async fn connect(
+        cfg: &Config,
+        handle: tokio::runtime::Handle,
+    ) -> Result<std::sync::Arc<Nats>, NatsError> {
+        let s = cfg.nats.clone();
+        let instance = instance_name(cfg)?;
+        let mut opts = async_nats::ConnectOptions::new()
+            .name(format!("gatewayd {instance}"))
+            .connection_timeout(Duration::from_secs(5))
+            .retry_on_initial_connect();
+        if let Some(c) = &s.credentials {
+            opts = opts
+                .credentials_file(c)
+                .await
+                .map_err(call("credentials file"))?;
+        }
+        let addrs: Vec<async_nats::ServerAddr> =
+            s.servers.iter().filter_map(|a| a.parse().ok()).collect();
+        let client = tokio::time::timeout(Duration::from_secs(30), opts.connect(addrs))
+            .await
+            .map_err(call("connect"))?
+            .map_err(call("connect"))?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(Duration::from_secs(10));
+        let p = &s.prefix;
+        let big = p.to_ascii_uppercase();
+        let replicas = s.replicas;
+        // creating what exists is a no-op; a cluster still electing answers late
+        let retry = |op: &'static str| move |e: String| NatsError::Call { op, message: e };
+        let interchanges = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_interchanges"),
+                description: "gatewayd: partner.ISA06.ISA13 -> the file that holds it".into(),
+                history: 1,
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("interchanges bucket"))?;
+        let files = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_files"),
+                description: "gatewayd: received files and their state".into(),
+                history: 1,
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("files bucket"))?;
+        let raw = match js.get_object_store(format!("{p}_raw")).await {
+            Ok(o) => o,
+            Err(_) => with_retries(|| {
+                js.create_object_store(object_store::Config {
+                    bucket: format!("{p}_raw"),
+                    description: Some("gatewayd: raw received files".into()),
+                    storage: jetstream::stream::StorageType::File,
+                    num_replicas: replicas,
+                    ..Default::default()
+                })
+            })
+            .await
+            .map_err(retry("raw object store"))?,
+        };
+        let queue_name = format!("{big}_QUEUE");
+        with_retries(|| {
+            js.create_or_update_stream(stream::Config {
+                name: queue_name.clone(),
+                description: Some("gatewayd: vendor queues, one subject per vendor".into()),
+                subjects: vec![format!("{p}.queue.*")],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                num_replicas: replicas,
+                duplicate_window: Duration::from_secs(s.duplicate_window_seconds),
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("queue stream"))?;
+        with_retries(|| {
+            js.create_or_update_stream(stream::Config {
+                name: format!("{big}_DEAD"),
+                description: Some("gatewayd: dead letters of the vendor queues".into()),
+                subjects: vec![format!("{p}.dead.*")],
+                storage: stream::StorageType::File,
+                num_replicas: replicas,
+                duplicate_window: Duration::from_secs(s.duplicate_window_seconds),
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("dead-letter stream"))?;
+        let queue = js
+            .get_stream(&queue_name)
+            .await
+            .map_err(call("queue stream"))?;
+        let nats = std::sync::Arc::new(Nats {
+            handle,
+            client,
+            js,
+            dead_subject_prefix: format!("{p}.dead"),
+            settings: s,
+            instance,
+            interchanges,
+            files,
+            raw,
+            queue,
+            consumers: tokio::sync::Mutex::new(HashMap::new()),
+        });
+        let advisories = nats
+            .client
+            .subscribe(format!(
+                "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{queue_name}.*"
+            ))
+            .await
+            .map_err(call("advisory subscription"))?;
+        nats.handle.spawn(dead_letter_loop(
+            std::sync::Arc::downgrade(&nats),
+            advisories,
+        ));
+        tracing::info!(instance = %nats.instance, prefix = %nats.settings.prefix,
+            replicas = nats.settings.replicas, "nats store ready");
+        Ok(nats)
+    }
+
+    /// Runs `fut` to its end on the daemon's runtime, from a thread outside it (the
+    /// pipeline thread).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.handle.block_on(fut)
+    }
+
+    /// This gateway's instance name.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &NatsSettings {
+        &self.settings
+    }
+
+    /// The queue stream's name.
+    pub fn queue_stream(&self) -> &str {
+        self.queue.cached_info().config.name.as_str()
+    }
+
+    /// The queue subject of a vendor.
+    pub fn queue_subject(&self, vendor: &str) -> String {
+        format!("{}.queue.{vendor}", self.settings.prefix)
+    }
+
+    /// The durable consumer name of a vendor.
+    pub fn consumer_name(vendor: &str) -> String {
+        format!("vendor_{vendor}")
+    }
+
+    /// Stores a received file's bytes in the object store and its record in KV
+    /// (state `received`); the same name again overwrites the same object.
+    pub async fn put_raw(
+        &self,
+        file_id: i64,
+        partner: &str,
+        name: &str,
+        sha256: &str,
+        path: &std::path::Path,
+    ) -> Result<(), NatsError> {
+        let object = format!("{}/{file_id}", self.instance);
+        let key = format!("{}.{file_id}", self.instance);
+        // a re-run after a crash finds the object already there
+        let done = matches!(self.raw.info(&object).await, Ok(i) if i.digest.is_some()
+            && !i.deleted);
+        if !done {
+            let mut f = tokio::fs::File::open(path).await?;
+            self.raw
+                .put(object.as_str(), &mut f)
+                .await
+                .map_err(call("raw file put"))?;
+        }
+        self.put_file_record(&key, partner, name, sha256, "received")
+            .await
+    }
+
+    /// Marks a file's KV record `processed`.
+    pub async fn file_processed(
+        &self,
+        file_id: i64,
+        partner: &str,
+        name: &str,
+        sha256: &str,
+    ) -> Result<(), NatsError> {
+        let key = format!("{}.{file_id}", self.instance);
+        self.put_file_record(&key, partner, name, sha256, "processed")
+            .await
+    }
+
+    async fn put_file_record(
+        &self,
+        key: &str,
+        partner: &str,
+        name: &str,
+        sha256: &str,
+        state: &str,
+    ) -> Result<(), NatsError> {
+        let v = serde_json::json!({
+            "instance": self.instance,
+            "partner": partner,
+            "name": name,
+            "sha256": sha256,
+            "object": key.replacen('.', "/", 1),
+            "state": state,
+        });
+        self.files
+            .put(key, v.to_string().into())
+            .await
+            .map_err(call("file record"))?;
+        Ok(())
+    }
+
+    /// The KV key of an interchange: `partner.ISA06.ISA13`.
+    pub fn interchange_key(partner: &str, isa06: &str, isa13: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            key_part(partner),
+            key_part(isa06),
+            key_part(isa13)
+        )
+    }
+
+    /// The owner value of an interchange key.
+    pub fn owner(&self, file_id: i64, seq: i64) -> String {
+        format!("{}:{file_id}:{seq}", self.instance)
+    }
+
+    /// The permanent duplicate check: creates the interchange's key for `owner`, or
+    /// finds who holds it.
+    pub async fn claim_interchange(&self, key: &str, owner: &str) -> Result<Claim, NatsError> {
+        match self
+            .interchanges
+            .create(key, owner.to_string().into())
+            .await
+        {
+            Ok(_) => Ok(Claim::Ours),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                let held = self
+                    .interchanges
+                    .get(key)
+                    .await
+                    .map_err(call("interchange key"))?;
+                match held {
+                    Some(v) if v.as_ref() == owner.as_bytes() => Ok(Claim::Ours),
+                    Some(_) => Ok(Claim::Other),
+                    // deleted between the two calls: try once more
+                    None => match self
+                        .interchanges
+                        .create(key, owner.to_string().into())
+                        .await
+                    {
+                        Ok(_) => Ok(Claim::Ours),
+                        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                            Ok(Claim::Other)
+                        }
+                        Err(e) => Err(call("interchange key")(e)),
+                    },
+                }
+            }
+            Err(e) => Err(call("interchange key")(e)),
+        }
+    }
+
+    /// Gives back an interchange key this file holds (its interchange was rejected by
+    /// the TA1, so a corrected one may use the number again).
+    pub async fn release_interchange(&self, key: &str, owner: &str) -> Result<(), NatsError> {
+        let entry = self
+            .interchanges
+            .entry(key)
+            .await
+            .map_err(call("interchange key"))?;
+        if let Some(e) = entry {
+            if e.operation == kv::Operation::Put && e.value.as_ref() == owner.as_bytes() {
+                self.interchanges
+                    .delete_expect_revision(key, Some(e.revision))
+                    .await
+                    .map_err(call("interchange key release"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes one queue item (waiting for the stream's acknowledgment); returns its
+    /// stream sequence (the first one's, when the server took it for a replay).
+    pub async fn publish_item(&self, item: &QueuedItem) -> Result<u64, NatsError> {
+        let payload = serde_json::to_vec(item).map_err(|e| NatsError::Call {
+            op: "item",
+            message: e.to_string(),
+        })?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", item.msg_id.as_str());
+        let subject = self.queue_subject(&item.vendor);
+        let mut last = String::new();
+        // a cluster that lost a node answers again once a leader is elected
+        for attempt in 0..40u32 {
+            let sent = self
+                .js
+                .publish_with_headers(subject.clone(), headers.clone(), payload.clone().into())
+                .await;
+            match sent {
+                Ok(ack) => match ack.await {
+                    Ok(a) => {
+                        if a.duplicate {
+                            tracing::debug!(seq = a.sequence, "queue item already published");
+                        }
+                        return Ok(a.sequence);
+                    }
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tracing::warn!(attempt, error = %last, "queue publish; retrying");
+            tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt.min(8) + 1))).await;
+        }
+        Err(NatsError::Call {
+            op: "queue publish",
+            message: last,
+        })
+    }
+
+    async fn consumer(&self, vendor: &str) -> Result<consumer::PullConsumer, NatsError> {
+        let mut map = self.consumers.lock().await;
+        if let Some(c) = map.get(vendor) {
+            return Ok(c.clone());
+        }
+        let name = Nats::consumer_name(vendor);
+        let c: consumer::PullConsumer = self
+            .queue
+            .get_or_create_consumer(
+                &name,
+                consumer::pull::Config {
+                    durable_name: Some(name.clone()),
+                    description: Some(format!("gatewayd: the {vendor} queue")),
+                    filter_subject: self.queue_subject(vendor),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(self.settings.ack_wait_seconds),
+                    max_deliver: i64::from(self.settings.max_deliver),
+                    max_ack_pending: 100_000,
+                    num_replicas: self.settings.replicas,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(call("vendor consumer"))?;
+        map.insert(vendor.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Leases up to `max` items of `vendor`: the deliveries of its durable consumer,
+    /// each leased for the consumer's AckWait.
+    pub async fn lease(
+        &self,
+        vendor: &str,
+        max: u32,
+    ) -> Result<Vec<super::queue::Leased>, NatsError> {
+        let c = self.consumer(vendor).await?;
+        let mut batch = c
+            .fetch()
+            .max_messages(max as usize)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .map_err(call("lease"))?;
+        let expires =
+            super::store::now_ms() + (self.settings.ack_wait_seconds as i64).saturating_mul(1000);
+        let mut out = Vec::new();
+        while let Some(m) = batch.next().await {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    // what was fetched so far is leased; the rest comes next time
+                    tracing::warn!(vendor = %vendor, error = %e, "lease fetch cut short");
+                    break;
+                }
+            };
+            let Some(reply) = m.reply.as_ref().map(|r| r.to_string()) else {
+                continue;
+            };
+            let Some(receipt) = reply.strip_prefix("$JS.ACK.").map(str::to_string) else {
+                continue;
+            };
+            let Some(r) = parse_receipt(&receipt) else {
+                continue;
+            };
+            let Ok(it) = serde_json::from_slice::<QueuedItem>(&m.payload) else {
+                // not ours: keep it from every vendor, in the dead letters
+                tracing::error!(vendor = %vendor, seq = r.stream_seq, "a queue message that is not a gateway item");
+                let _ = self.to_dead(vendor, r.stream_seq).await;
+                let _ = self.settle_subject(&r.subject, "+TERM".into()).await;
+                continue;
+            };
+            out.push(super::queue::Leased {
+                id: it.id,
+                receipt,
+                vendor: it.vendor,
+                pa_type: it.pa_type,
+                action: it.action,
+                transaction: it.transaction,
+                request_id: it.request_id,
+                attempts: r.delivered as i64,
+                lease_expires_at_ms: expires,
+                x12: it.x12,
+                item: it.item,
+                trace: it.trace,
+                attachments: it.attachments,
+                msg_id: Some(it.msg_id),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Sends an ack-kind to a delivery and waits for the server's answer.
+    async fn settle_subject(&self, subject: &str, body: bytes::Bytes) -> Result<(), NatsError> {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            self.client.request(subject.to_string(), body),
+        )
+        .await
+        .map_err(call("settle"))?
+        .map_err(call("settle"))?;
+        Ok(())
+    }
+
+    fn vendor_receipt(&self, vendor: &str, r: &str) -> Option<Receipt> {
+        parse_receipt(r).filter(|p| {
+            p.stream == self.queue_stream() && p.consumer == Nats::consumer_name(vendor)
+        })
+    }
+
+    /// Acks deliveries of `vendor`: the items leave the queue.
+    pub async fn ack(
+        &self,
+        vendor: &str,
+        receipts: &[String],
+    ) -> Result<super::queue::Settled, NatsError> {
+        let mut out = super::queue::Settled::default();
+        for r in receipts {
+            let Some(p) = self.vendor_receipt(vendor, r) else {
+                out.stale.push(r.clone());
+                continue;
+            };
+            match self.settle_subject(&p.subject, "+ACK".into()).await {
+                Ok(()) => out.done += 1,
+                Err(_) => out.stale.push(r.clone()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Nacks deliveries of `vendor`: redelivered after `delay`, or, on the last
+    /// delivery, moved to the dead letters.
+    pub async fn nack(
+        &self,
+        vendor: &str,
+        receipts: &[String],
+        delay: Duration,
+    ) -> Result<super::queue::Settled, NatsError> {
+        let mut out = super::queue::Settled::default();
+        for r in receipts {
+            let Some(p) = self.vendor_receipt(vendor, r) else {
+                out.stale.push(r.clone());
+                continue;
+            };
+            if p.delivered >= u64::from(self.settings.max_deliver) {
+                self.to_dead(vendor, p.stream_seq).await?;
+                match self.settle_subject(&p.subject, "+TERM".into()).await {
+                    Ok(()) => out.dead += 1,
+                    Err(_) => out.stale.push(r.clone()),
+                }
+                continue;
+            }
+            let body = if delay.is_zero() {
+                bytes::Bytes::from_static(b"-NAK")
+            } else {
+                format!("-NAK {{\"delay\":{}}}", delay.as_nanos()).into()
+            };
+            match self.settle_subject(&p.subject, body).await {
+                Ok(()) => out.done += 1,
+                Err(_) => out.stale.push(r.clone()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Copies the queue message at `seq` to the dead letters and removes it from the
+    /// queue (nothing happens when it is gone already).
+    async fn to_dead(&self, vendor: &str, seq: u64) -> Result<(), NatsError> {
+        let Ok(m) = self.queue.get_raw_message(seq).await else {
+            return Ok(());
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        let id = m
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_else(|| format!("seq:{seq}"));
+        headers.insert("Nats-Msg-Id", id.as_str());
+        self.js
+            .publish_with_headers(
+                format!("{}.{vendor}", self.dead_subject_prefix),
+                headers,
+                m.payload.clone(),
+            )
+            .await
+            .map_err(call("dead letter"))?
+            .await
+            .map_err(call("dead letter"))?;
+        let _ = self.queue.delete_message(seq).await;
+        tracing::warn!(vendor = %vendor, seq, "queue item moved to the dead letters");
+        Ok(())
+    }
+
+    /// Removes a decided item from its queue (a vendor's decision settles it).
+    pub async fn remove(&self, seq: u64) -> Result<(), NatsError> {
+        let _ = self.queue.delete_message(seq).await;
+        Ok(())
+    }
+
+    /// Items waiting and leased, per vendor, for `/metrics`.
+    pub async fn depths(&self, vendors: &[String]) -> Vec<(String, String, i64)> {
+        let mut out = Vec::new();
+        for v in vendors {
+            let Ok(mut c) = self.consumer(v).await else {
+                continue;
+            };
+            if let Ok(i) = c.info().await {
+                out.push((v.clone(), "ready".into(), i.num_pending as i64));
+                out.push((v.clone(), "leased".into(), i.num_ack_pending as i64));
+            }
+        }
+        out
+    }
+}
+
+/// Calls `f` until it succeeds, for up to about 30 s (a cluster electing a leader
+/// answers with errors meanwhile).
+async fn with_retries<T, E: std::fmt::Display, F, Fut>(mut f: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut last = String::new();
+    for attempt in 0..30u64 {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200 * attempt.min(5) + 100)).await;
+    }
+    Err(last)
+}
+
+#[derive(Deserialize)]
+struct MaxDeliveries {
+    consumer: String,
+    stream_seq: u64,
+}
+
+/// Moves items whose last lease ran out (the server's max-deliveries advisory) to the
+/// dead letters. Every instance hears the advisory; the copy is idempotent (same
+/// `Nats-Msg-Id`) and the removal happens once.
+async fn dead_letter_loop(nats: std::sync::Weak<Nats>, mut advisories: async_nats::Subscriber) {
+    while let Some(m) = advisories.next().await {
+        let Some(n) = nats.upgrade() else { return };
+        let Ok(a) = serde_json::from_slice::<MaxDeliveries>(&m.payload) else {
+            continue;
+        };
+        let Some(vendor) = a.consumer.strip_prefix("vendor_") else {
+            continue;
+        };
+        if let Err(e) = n.to_dead(vendor, a.stream_seq).await {
+            tracing::error!(error = %e, "dead letter");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_and_keys() {
+        let r = parse_receipt("NCX12_QUEUE.vendor_csra.2.17.9.1700000000000000000.3").unwrap();
+        assert_eq!(
+            (
+                r.stream.as_str(),
+                r.consumer.as_str(),
+                r.delivered,
+                r.stream_seq
+            ),
+            ("NCX12_QUEUE", "vendor_csra", 2, 17)
+        );
+        let r = parse_receipt("_.ACCHASH.S.C.1.5.5.1700000000000000000.0.tok").unwrap();
+        assert_eq!((r.stream.as_str(), r.stream_seq), ("S", 5));
+        assert!(parse_receipt("S.C.x.5.5.1.0").is_none());
+        assert!(parse_receipt("S.>.1.5.5.1.0").is_none());
+        assert!(parse_receipt("").is_none());
+        assert_eq!(key_part("AB 12*"), "AB=2012=2A");
+        assert_eq!(key_part(""), "=");
+        assert_eq!(
+            Nats::interchange_key("demo", "SUBMITTER01", "000000001"),
+            "demo.SUBMITTER01.000000001"
+        );
+    }
+}
