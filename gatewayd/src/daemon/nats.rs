@@ -91,7 +91,10 @@ pub enum Claim {
     Other,
 }
 
-/// A delivery named by its receipt (the ack subject without `$JS.ACK.`).
+/// A delivery named by its receipt: `EXPIRES_MS~ACK` where ACK is the delivery's ack
+/// subject without `$JS.ACK.` and EXPIRES_MS the end of the lease (ms since 1970, the
+/// gateway's clock). JetStream would take an ack on an old delivery's subject for the
+/// current one, so a receipt past its lease is refused as stale by the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The ack subject.
@@ -104,11 +107,23 @@ pub struct Receipt {
     pub delivered: u64,
     /// The message's stream sequence.
     pub stream_seq: u64,
+    /// When its lease runs out (ms since 1970).
+    pub expires_ms: i64,
 }
 
-/// Reads a receipt: `STREAM.CONSUMER.DELIVERED.SSEQ.CSEQ.TS.PENDING`, or the form with
-/// domain and account hash in front (and a trailing token).
+impl Receipt {
+    /// Whether the lease has run out (its receipt is stale then, whether or not the
+    /// item was delivered again since).
+    pub fn expired(&self) -> bool {
+        super::store::now_ms() >= self.expires_ms
+    }
+}
+
+/// Reads a receipt: `EXPIRES_MS~STREAM.CONSUMER.DELIVERED.SSEQ.CSEQ.TS.PENDING`, or
+/// with domain and account hash before the stream (and a trailing token).
 pub fn parse_receipt(r: &str) -> Option<Receipt> {
+    let (expires, r) = r.split_once('~')?;
+    let expires_ms = expires.parse().ok()?;
     let t: Vec<&str> = r.split('.').collect();
     let at = match t.len() {
         7 => 0,
@@ -126,6 +141,7 @@ pub fn parse_receipt(r: &str) -> Option<Receipt> {
         consumer: t[at + 1].to_string(),
         delivered: t[at + 2].parse().ok()?,
         stream_seq: t[at + 3].parse().ok()?,
+        expires_ms,
     })
 }
 
@@ -590,7 +606,10 @@ impl Nats {
             let Some(reply) = m.reply.as_ref().map(|r| r.to_string()) else {
                 continue;
             };
-            let Some(receipt) = reply.strip_prefix("$JS.ACK.").map(str::to_string) else {
+            let Some(receipt) = reply
+                .strip_prefix("$JS.ACK.")
+                .map(|tail| format!("{expires}~{tail}"))
+            else {
                 continue;
             };
             let Some(r) = parse_receipt(&receipt) else {
@@ -635,9 +654,12 @@ impl Nats {
         Ok(())
     }
 
+    /// The receipt, when it names a current lease of this vendor's consumer.
     fn vendor_receipt(&self, vendor: &str, r: &str) -> Option<Receipt> {
         parse_receipt(r).filter(|p| {
-            p.stream == self.queue_stream() && p.consumer == Nats::consumer_name(vendor)
+            p.stream == self.queue_stream()
+                && p.consumer == Nats::consumer_name(vendor)
+                && !p.expired()
         })
     }
 
@@ -730,9 +752,34 @@ impl Nats {
         Ok(())
     }
 
-    /// Items waiting and leased, per vendor, for `/metrics`.
+    /// Items waiting, leased and dead, per vendor, for `/metrics`.
     pub async fn depths(&self, vendors: &[String]) -> Vec<(String, String, i64)> {
         let mut out = Vec::new();
+        let dead: HashMap<String, usize> = match self
+            .js
+            .get_stream(format!(
+                "{}_DEAD",
+                self.settings.prefix.to_ascii_uppercase()
+            ))
+            .await
+        {
+            Ok(mut s) => match s
+                .info_with_subjects(format!("{}.*", self.dead_subject_prefix))
+                .await
+            {
+                Ok(mut subjects) => {
+                    let mut m = HashMap::new();
+                    while let Some(Ok((subject, n))) = subjects.next().await {
+                        if let Some(v) = subject.rsplit('.').next() {
+                            m.insert(v.to_string(), n);
+                        }
+                    }
+                    m
+                }
+                Err(_) => HashMap::new(),
+            },
+            Err(_) => HashMap::new(),
+        };
         for v in vendors {
             let Ok(mut c) = self.consumer(v).await else {
                 continue;
@@ -740,6 +787,9 @@ impl Nats {
             if let Ok(i) = c.info().await {
                 out.push((v.clone(), "ready".into(), i.num_pending as i64));
                 out.push((v.clone(), "leased".into(), i.num_ack_pending as i64));
+            }
+            if let Some(n) = dead.get(v) {
+                out.push((v.clone(), "dead".into(), *n as i64));
             }
         }
         out
@@ -794,7 +844,12 @@ mod tests {
 
     #[test]
     fn receipts_and_keys() {
-        let r = parse_receipt("NCX12_QUEUE.vendor_csra.2.17.9.1700000000000000000.3").unwrap();
+        let r = parse_receipt("99~NCX12_QUEUE.vendor_csra.2.17.9.1700000000000000000.3").unwrap();
+        assert!(r.expired());
+        assert_eq!(
+            r.subject,
+            "$JS.ACK.NCX12_QUEUE.vendor_csra.2.17.9.1700000000000000000.3"
+        );
         assert_eq!(
             (
                 r.stream.as_str(),
@@ -804,10 +859,11 @@ mod tests {
             ),
             ("NCX12_QUEUE", "vendor_csra", 2, 17)
         );
-        let r = parse_receipt("_.ACCHASH.S.C.1.5.5.1700000000000000000.0.tok").unwrap();
+        let r = parse_receipt("1~_.ACCHASH.S.C.1.5.5.1700000000000000000.0.tok").unwrap();
         assert_eq!((r.stream.as_str(), r.stream_seq), ("S", 5));
-        assert!(parse_receipt("S.C.x.5.5.1.0").is_none());
-        assert!(parse_receipt("S.>.1.5.5.1.0").is_none());
+        assert!(parse_receipt("1~S.C.x.5.5.1.0").is_none());
+        assert!(parse_receipt("S.C.1.5.5.1.0").is_none());
+        assert!(parse_receipt("1~S.>.1.5.5.1.0").is_none());
         assert!(parse_receipt("").is_none());
         assert_eq!(key_part("AB 12*"), "AB=2012=2A");
         assert_eq!(key_part(""), "=");

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod nats;
+
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +51,69 @@ pub fn token(vendor: &str) -> String {
     format!("tok-{vendor}")
 }
 
+/// The store a test daemon runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `store = "sqlite"` (the default).
+    Sqlite,
+    /// `store = "nats"` on a nats-server the support starts (one per test folder).
+    Nats,
+}
+
+/// The backend of this test binary: `GATEWAYD_TEST_STORE` (`sqlite` or `nats`) when set,
+/// else `nats` for the binaries named `daemon_nats*` (the same suites run on NATS
+/// JetStream), else `sqlite`.
+pub fn backend() -> Backend {
+    match std::env::var("GATEWAYD_TEST_STORE").as_deref() {
+        Ok("nats") => return Backend::Nats,
+        Ok("sqlite") => return Backend::Sqlite,
+        _ => {}
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.starts_with("daemon_nats") {
+        Backend::Nats
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// Lease length of the test daemons on NATS (the consumers' AckWait), seconds.
+pub const NATS_ACK_WAIT_SECONDS: u64 = 30;
+
+/// The nats-server of a test folder, started on first use and shared by the daemons
+/// started in that folder (a restart keeps the JetStream store); stopped when the
+/// last of them is dropped.
+fn nats_for(dir: &Path) -> std::sync::Arc<nats::NatsServer> {
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    static SERVERS: OnceLock<Mutex<BTreeMap<PathBuf, Weak<nats::NatsServer>>>> = OnceLock::new();
+    let mut map = SERVERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = map.get(dir).and_then(Weak::upgrade) {
+        return s;
+    }
+    let s = Arc::new(nats::NatsServer::start(&dir.join("nats")));
+    map.insert(dir.to_path_buf(), Arc::downgrade(&s));
+    s
+}
+
+/// The `store` key and `[nats]` table of a test daemon on `server_urls` (a TOML array).
+pub fn nats_config(server_urls: &str, instance: Option<&str>, extra: &str) -> String {
+    let mut s = format!(
+        "[nats]\nservers = {server_urls}\nprefix = \"t\"\nack_wait_seconds = {NATS_ACK_WAIT_SECONDS}\n"
+    );
+    if let Some(i) = instance {
+        s.push_str(&format!("instance = {i:?}\n"));
+    }
+    s.push_str(extra);
+    s
+}
+
 /// The config text for a test daemon: `extra` is appended (partners, limits).
 pub fn config_text(dir: &Path, port: u16, extra: &str) -> String {
     // top-level keys of `extra` (before its first table) go before the tables
@@ -88,6 +153,8 @@ pub struct Daemon {
     pub dir: PathBuf,
     pub log: PathBuf,
     pub agent: ureq::Agent,
+    /// The nats-server it uses, when the backend is NATS.
+    pub nats: Option<std::sync::Arc<nats::NatsServer>>,
 }
 
 impl Daemon {
@@ -98,8 +165,45 @@ impl Daemon {
     }
 
     pub fn start_on(dir: &Path, extra: &str, port: u16) -> Daemon {
+        match backend() {
+            Backend::Sqlite => {
+                Daemon::start_config(dir, &config_text(dir, port, extra), port, None)
+            }
+            Backend::Nats => {
+                let server = nats_for(dir);
+                // a `[nats]` table of the test's own goes last, its keys over the support's
+                let (extra, own) = match extra.find("[nats]") {
+                    Some(at) => (&extra[..at], &extra[at + "[nats]".len()..]),
+                    None => (extra, ""),
+                };
+                let mut text = config_text(dir, port, extra);
+                text.insert_str(0, "store = \"nats\"\n");
+                let mut table = nats_config(&format!("[{:?}]", server.url()), None, "");
+                for line in own.lines().filter(|l| l.contains('=')) {
+                    let key = line.split('=').next().unwrap_or_default().trim();
+                    table = table
+                        .lines()
+                        .filter(|l| l.split('=').next().unwrap_or_default().trim() != key)
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    table.push_str(line);
+                    table.push('\n');
+                }
+                text.push_str(&table);
+                Daemon::start_config(dir, &text, port, Some(server))
+            }
+        }
+    }
+
+    /// Starts the binary with exactly this config text.
+    pub fn start_config(
+        dir: &Path,
+        text: &str,
+        port: u16,
+        nats: Option<std::sync::Arc<nats::NatsServer>>,
+    ) -> Daemon {
         let cfg = dir.join("gatewayd.toml");
-        std::fs::write(&cfg, config_text(dir, port, extra)).unwrap();
+        std::fs::write(&cfg, text).unwrap();
         let log = dir.join("gatewayd.log");
         let logfile = std::fs::OpenOptions::new()
             .create(true)
@@ -127,6 +231,7 @@ impl Daemon {
             dir: dir.to_path_buf(),
             log,
             agent,
+            nats,
         };
         d.wait_ready();
         d
@@ -135,6 +240,15 @@ impl Daemon {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            if self.nats.is_some() && !self.log_text().contains("nats store ready") {
+                assert!(
+                    Instant::now() < deadline,
+                    "gatewayd never reached its NATS store:\n{}",
+                    self.log_text()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "gatewayd exited with {status} before it was ready:\n{}",
