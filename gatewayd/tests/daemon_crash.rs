@@ -42,6 +42,8 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
     let seed = Rng::seeded().0;
     let mut rng = Rng(seed);
     let port = free_port();
+    // on NATS one server lives through every round of gatewayd kills
+    let _nats = keep_nats(&dir);
     let mut expected = Expected::default();
     let mut oracle = Oracle::new();
     let mut dropped = 0u32;

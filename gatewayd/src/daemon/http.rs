@@ -274,7 +274,40 @@ async fn lease(
     if let Some(n) = &st.nats {
         // the lease is the consumer's AckWait, whatever the request asks
         return match n.lease(&vendor, max).await {
-            Ok(items) => {
+            Ok(leased) => {
+                // items this instance published: the lease counts on the local row (the
+                // vendor may fetch the attachments they cite), and their attachments are
+                // listed as they are now (an upload may have come after the publish)
+                let ours: Vec<i64> = leased
+                    .iter()
+                    .filter(|(_, i)| i == n.instance())
+                    .map(|(l, _)| l.id)
+                    .collect();
+                let mut items: Vec<queue::Leased> = leased.into_iter().map(|(l, _)| l).collect();
+                if !ours.is_empty() {
+                    let counted = blocking(&st, move |db, _| {
+                        let mut found = std::collections::HashMap::new();
+                        for id in &ours {
+                            db.execute(
+                                "UPDATE queue SET attempts = attempts + 1 WHERE id = ?1",
+                                rusqlite::params![id],
+                            )?;
+                            found.insert(*id, super::attachments::of_queue_item(db, *id)?);
+                        }
+                        Ok(found)
+                    })
+                    .await;
+                    match counted {
+                        Ok(mut found) => {
+                            for it in &mut items {
+                                if let Some(a) = found.remove(&it.id) {
+                                    it.attachments = a;
+                                }
+                            }
+                        }
+                        Err(e) => return e.into_response(),
+                    }
+                }
                 tracing::info!(vendor = %vendor, items = items.len(), "leased");
                 Json(json!({ "items": items })).into_response()
             }

@@ -342,6 +342,10 @@ impl Nats {
             std::sync::Arc::downgrade(&nats),
             advisories,
         ));
+        // every configured vendor's consumer, before the first lease asks for it
+        for vendor in cfg.vendor_tokens.keys() {
+            nats.consumer(vendor).await?;
+        }
         tracing::info!(instance = %nats.instance, prefix = %nats.settings.prefix,
             replicas = nats.settings.replicas, "nats store ready");
         Ok(nats)
@@ -554,35 +558,39 @@ impl Nats {
             return Ok(c.clone());
         }
         let name = Nats::consumer_name(vendor);
-        let c: consumer::PullConsumer = self
-            .queue
-            .get_or_create_consumer(
-                &name,
-                consumer::pull::Config {
-                    durable_name: Some(name.clone()),
-                    description: Some(format!("gatewayd: the {vendor} queue")),
-                    filter_subject: self.queue_subject(vendor),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(self.settings.ack_wait_seconds),
-                    max_deliver: i64::from(self.settings.max_deliver),
-                    max_ack_pending: 100_000,
-                    num_replicas: self.settings.replicas,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(call("vendor consumer"))?;
+        let config = consumer::pull::Config {
+            durable_name: Some(name.clone()),
+            description: Some(format!("gatewayd: the {vendor} queue")),
+            filter_subject: self.queue_subject(vendor),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(self.settings.ack_wait_seconds),
+            max_deliver: i64::from(self.settings.max_deliver),
+            max_ack_pending: 100_000,
+            num_replicas: self.settings.replicas,
+            ..Default::default()
+        };
+        // a busy or electing server answers late: ask again
+        let c: consumer::PullConsumer = with_retries(|| {
+            self.queue
+                .get_or_create_consumer::<consumer::pull::Config>(&name, config.clone())
+        })
+        .await
+        .map_err(|message| NatsError::Call {
+            op: "vendor consumer",
+            message,
+        })?;
         map.insert(vendor.to_string(), c.clone());
         Ok(c)
     }
 
     /// Leases up to `max` items of `vendor`: the deliveries of its durable consumer,
     /// each leased for the consumer's AckWait.
+    /// Each comes with the instance that published it.
     pub async fn lease(
         &self,
         vendor: &str,
         max: u32,
-    ) -> Result<Vec<super::queue::Leased>, NatsError> {
+    ) -> Result<Vec<(super::queue::Leased, String)>, NatsError> {
         let c = self.consumer(vendor).await?;
         let mut batch = c
             .fetch()
@@ -622,22 +630,26 @@ impl Nats {
                 let _ = self.settle_subject(&r.subject, "+TERM".into()).await;
                 continue;
             };
-            out.push(super::queue::Leased {
-                id: it.id,
-                receipt,
-                vendor: it.vendor,
-                pa_type: it.pa_type,
-                action: it.action,
-                transaction: it.transaction,
-                request_id: it.request_id,
-                attempts: r.delivered as i64,
-                lease_expires_at_ms: expires,
-                x12: it.x12,
-                item: it.item,
-                trace: it.trace,
-                attachments: it.attachments,
-                msg_id: Some(it.msg_id),
-            });
+            let instance = it.instance;
+            out.push((
+                super::queue::Leased {
+                    id: it.id,
+                    receipt,
+                    vendor: it.vendor,
+                    pa_type: it.pa_type,
+                    action: it.action,
+                    transaction: it.transaction,
+                    request_id: it.request_id,
+                    attempts: r.delivered as i64,
+                    lease_expires_at_ms: expires,
+                    x12: it.x12,
+                    item: it.item,
+                    trace: it.trace,
+                    attachments: it.attachments,
+                    msg_id: Some(it.msg_id),
+                },
+                instance,
+            ));
         }
         Ok(out)
     }
@@ -763,7 +775,7 @@ impl Nats {
             ))
             .await
         {
-            Ok(mut s) => match s
+            Ok(s) => match s
                 .info_with_subjects(format!("{}.*", self.dead_subject_prefix))
                 .await
             {

@@ -269,8 +269,10 @@ impl Pipeline {
     }
 
     /// With the NATS store: publishes every ready item not yet published, in order,
-    /// each with its `Nats-Msg-Id`, and records its stream sequence; the local row is
-    /// then `acked` (handed over: its leases, acks and dead letters are the stream's).
+    /// each with its `Nats-Msg-Id`, and records its stream sequence in `nats_published`
+    /// (the local row stays `ready`: its leases, acks and dead letters are the stream's;
+    /// a lease through this instance counts an attempt on it, which gives the vendor
+    /// access to its attachments).
     /// A crash between the publish and the record publishes again under the same id,
     /// which the server drops.
     fn publish_ready(&mut self) -> Result<usize, PipelineError> {
@@ -286,7 +288,9 @@ impl Pipeline {
                        AND e.set_control = q.set_control AND e.id < q.id)
                  FROM queue q JOIN interchanges i ON i.id = q.interchange_id
                  LEFT JOIN queue_body b ON b.queue_id = q.id
-                 WHERE q.state = 'ready' ORDER BY q.id",
+                 WHERE q.state = 'ready'
+                   AND NOT EXISTS (SELECT 1 FROM nats_published p WHERE p.queue_id = q.id)
+                 ORDER BY q.id",
             )?;
             let rows = st.query_map([], |r| {
                 let item: String = r.get(11)?;
@@ -325,18 +329,10 @@ impl Pipeline {
         for mut it in rows {
             it.attachments = super::attachments::of_queue_item(&self.conn, it.id)?;
             let seq = nats.block_on(nats.publish_item(&it))?;
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
+            self.conn.execute(
                 "INSERT OR REPLACE INTO nats_published (queue_id, seq, msg_id) VALUES (?1, ?2, ?3)",
                 params![it.id, seq as i64, it.msg_id],
             )?;
-            tx.execute(
-                "UPDATE queue SET state = 'acked', updated_at = ?2 WHERE id = ?1 AND state = 'ready'",
-                params![it.id, store::now_ms()],
-            )?;
-            tx.commit()?;
         }
         if n > 0 {
             tracing::debug!(items = n, "queue items published");

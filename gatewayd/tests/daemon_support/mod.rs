@@ -102,6 +102,12 @@ fn nats_for(dir: &Path) -> std::sync::Arc<nats::NatsServer> {
     s
 }
 
+/// On NATS, keeps the nats-server of `dir` running while the result lives (a test
+/// that starts and kills several daemons in one folder keeps one server and its store).
+pub fn keep_nats(dir: &Path) -> Option<std::sync::Arc<nats::NatsServer>> {
+    (backend() == Backend::Nats).then(|| nats_for(dir))
+}
+
 /// The `store` key and `[nats]` table of a test daemon on `server_urls` (a TOML array).
 pub fn nats_config(server_urls: &str, instance: Option<&str>, extra: &str) -> String {
     let mut s = format!(
@@ -370,7 +376,19 @@ impl Daemon {
                     |r| r.get(0),
                 )
                 .unwrap_or(0);
-            if all >= n && open == 0 && acking == 0 {
+            // on NATS, ready items are still to be published to the queue stream
+            let unpublished: i64 = if self.nats.is_some() {
+                db.query_row(
+                    "SELECT COUNT(*) FROM queue q WHERE q.state = 'ready' AND NOT EXISTS
+                       (SELECT 1 FROM nats_published p WHERE p.queue_id = q.id)",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or(1)
+            } else {
+                0
+            };
+            if all >= n && open == 0 && acking == 0 && unpublished == 0 {
                 return;
             }
             assert!(

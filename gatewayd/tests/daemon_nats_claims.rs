@@ -1,0 +1,5 @@
+//! The suite of `daemon_claims.rs`, run on `store = "nats"` (the support module sees this
+//! binary's name): each test folder gets its own nats-server with JetStream.
+
+#[path = "daemon_claims.rs"]
+mod suite;
