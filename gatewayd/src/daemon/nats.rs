@@ -514,36 +514,64 @@ impl Nats {
         Ok(())
     }
 
-    /// Publishes one queue item (waiting for the stream's acknowledgment); returns its
-    /// stream sequence (the first one's, when the server took it for a replay).
-    pub async fn publish_item(&self, item: &QueuedItem) -> Result<u64, NatsError> {
-        let payload = serde_json::to_vec(item).map_err(|e| NatsError::Call {
-            op: "item",
-            message: e.to_string(),
-        })?;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", item.msg_id.as_str());
-        let subject = self.queue_subject(&item.vendor);
+    /// Publishes queue items, all sent before their acknowledgments are awaited (the
+    /// server syncs each to disk, so one at a time would wait for every sync); returns
+    /// each one's stream sequence (the first one's when the server took it for a
+    /// replay). What fails is sent again, under the same `Nats-Msg-Id`, until a cluster
+    /// that lost a node answers again.
+    pub async fn publish_items(&self, items: &[QueuedItem]) -> Result<Vec<u64>, NatsError> {
+        let mut sends = Vec::with_capacity(items.len());
+        for item in items {
+            let payload: bytes::Bytes = serde_json::to_vec(item)
+                .map_err(|e| NatsError::Call {
+                    op: "item",
+                    message: e.to_string(),
+                })?
+                .into();
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", item.msg_id.as_str());
+            sends.push((self.queue_subject(&item.vendor), headers, payload));
+        }
+        let mut seqs = vec![0u64; items.len()];
+        let mut todo: Vec<usize> = (0..items.len()).collect();
         let mut last = String::new();
-        // a cluster that lost a node answers again once a leader is elected
         for attempt in 0..40u32 {
-            let sent = self
-                .js
-                .publish_with_headers(subject.clone(), headers.clone(), payload.clone().into())
-                .await;
-            match sent {
-                Ok(ack) => match ack.await {
+            let mut acks = Vec::with_capacity(todo.len());
+            let mut failed = Vec::new();
+            for &i in &todo {
+                let (subject, headers, payload) = &sends[i];
+                match self
+                    .js
+                    .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
+                    .await
+                {
+                    Ok(ack) => acks.push((i, ack)),
+                    Err(e) => {
+                        last = e.to_string();
+                        failed.push(i);
+                    }
+                }
+            }
+            for (i, ack) in acks {
+                match ack.await {
                     Ok(a) => {
                         if a.duplicate {
                             tracing::debug!(seq = a.sequence, "queue item already published");
                         }
-                        return Ok(a.sequence);
+                        seqs[i] = a.sequence;
                     }
-                    Err(e) => last = e.to_string(),
-                },
-                Err(e) => last = e.to_string(),
+                    Err(e) => {
+                        last = e.to_string();
+                        failed.push(i);
+                    }
+                }
             }
-            tracing::warn!(attempt, error = %last, "queue publish; retrying");
+            if failed.is_empty() {
+                return Ok(seqs);
+            }
+            failed.sort_unstable();
+            tracing::warn!(attempt, items = failed.len(), error = %last, "queue publish; retrying");
+            todo = failed;
             tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt.min(8) + 1))).await;
         }
         Err(NatsError::Call {
@@ -682,14 +710,19 @@ impl Nats {
         receipts: &[String],
     ) -> Result<super::queue::Settled, NatsError> {
         let mut out = super::queue::Settled::default();
-        for r in receipts {
-            let Some(p) = self.vendor_receipt(vendor, r) else {
+        // every ack in flight at once; each waits for the server's answer
+        let results = futures_util::future::join_all(receipts.iter().map(|r| async move {
+            match self.vendor_receipt(vendor, r) {
+                Some(p) => self.settle_subject(&p.subject, "+ACK".into()).await.is_ok(),
+                None => false,
+            }
+        }))
+        .await;
+        for (r, ok) in receipts.iter().zip(results) {
+            if ok {
+                out.done += 1;
+            } else {
                 out.stale.push(r.clone());
-                continue;
-            };
-            match self.settle_subject(&p.subject, "+ACK".into()).await {
-                Ok(()) => out.done += 1,
-                Err(_) => out.stale.push(r.clone()),
             }
         }
         Ok(out)

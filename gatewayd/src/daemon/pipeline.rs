@@ -75,6 +75,10 @@ pub enum PipelineError {
     Nats(#[from] super::nats::NatsError),
 }
 
+/// Queue items published to NATS together (sent at once, then their acknowledgments
+/// awaited, then recorded in one transaction).
+const PUBLISH_BATCH: usize = 256;
+
 /// What an interchange came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -326,13 +330,23 @@ impl Pipeline {
             rows.collect::<Result<Vec<_>, _>>()?
         };
         let n = rows.len();
-        for mut it in rows {
-            it.attachments = super::attachments::of_queue_item(&self.conn, it.id)?;
-            let seq = nats.block_on(nats.publish_item(&it))?;
-            self.conn.execute(
-                "INSERT OR REPLACE INTO nats_published (queue_id, seq, msg_id) VALUES (?1, ?2, ?3)",
-                params![it.id, seq as i64, it.msg_id],
-            )?;
+        let mut rows = rows;
+        for chunk in rows.chunks_mut(PUBLISH_BATCH) {
+            for it in chunk.iter_mut() {
+                it.attachments = super::attachments::of_queue_item(&self.conn, it.id)?;
+            }
+            let seqs = nats.block_on(nats.publish_items(chunk))?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (it, seq) in chunk.iter().zip(seqs) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO nats_published (queue_id, seq, msg_id)
+                     VALUES (?1, ?2, ?3)",
+                    params![it.id, seq as i64, it.msg_id],
+                )?;
+            }
+            tx.commit()?;
         }
         if n > 0 {
             tracing::debug!(items = n, "queue items published");

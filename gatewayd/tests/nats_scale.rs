@@ -1,0 +1,298 @@
+//! Scale-out on NATS JetStream with real servers and the real `gatewayd` binary:
+//!
+//! - a 3-node nats-server cluster on loopback with R3 streams and buckets; two gateways
+//!   ingest different partners at once (and both get the same file of a shared
+//!   partner) while one node is `kill -9`ed and restarted: after consumer-side
+//!   idempotency (dedupe by the item's `msg_id`) every transaction reaches its vendor
+//!   exactly once, none is lost, and the shared interchange is accepted by one gateway
+//!   only;
+//! - a gateway `kill -9`ed while it publishes the items of a large batch, then
+//!   restarted: every item is in its queue stream exactly once.
+//!
+//! Both skip loudly without nats-server, except under `CI=true`.
+
+mod daemon_support;
+
+use daemon_support::nats::{binary_or_skip, Cluster, NatsServer};
+use daemon_support::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Starts a gateway on NATS at `urls` (a TOML array) with `partners` (`[[partner]]`
+/// tables) and instance name `instance`.
+fn gateway(dir: &Path, urls: &str, instance: &str, replicas: u32, partners: &str) -> Daemon {
+    std::fs::create_dir_all(dir).unwrap();
+    let port = free_port();
+    let mut text = config_text(dir, port, partners);
+    text.insert_str(0, "store = \"nats\"\n");
+    text.push_str(&nats_config(
+        urls,
+        Some(instance),
+        &format!("replicas = {replicas}\n"),
+    ));
+    Daemon::start_config(dir, &text, port, None)
+}
+
+/// Waits (up to `secs`) until the gateway has finished `n` files and published every
+/// ready item.
+fn settle(d: &Daemon, n: i64, secs: u64) {
+    let db = d.db();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let q = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap_or(-1) };
+        let all = q("SELECT COUNT(*) FROM files");
+        let open = q("SELECT COUNT(*) FROM files WHERE state = 'received'");
+        let acking = q("SELECT COUNT(*) FROM interchanges WHERE state = 'acking'");
+        let unpublished = q(
+            "SELECT COUNT(*) FROM queue q WHERE q.state = 'ready' AND NOT EXISTS
+               (SELECT 1 FROM nats_published p WHERE p.queue_id = q.id)",
+        );
+        if all >= n && open == 0 && acking == 0 && unpublished == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{all} of {n} files, {open} unfinished, {acking} acking, {unpublished} unpublished:\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Leases everything of every vendor through `d`, acking as it goes; returns the
+/// deliveries (vendor, item).
+fn drain(d: &Daemon) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for v in vendors() {
+        loop {
+            let (s, r) = d.post(
+                &format!("/v1/queues/{v}/lease"),
+                Some(&token(&v)),
+                json!({"max_items": 200}),
+            );
+            assert_eq!(s, 200, "{r}");
+            let items = r["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                break;
+            }
+            let receipts: Vec<Value> = items.iter().map(|i| i["receipt"].clone()).collect();
+            let (s, a) = d.post(
+                &format!("/v1/queues/{v}/ack"),
+                Some(&token(&v)),
+                json!({ "receipts": receipts }),
+            );
+            assert_eq!(s, 200, "{a}");
+            out.extend(items.into_iter().map(|i| (v.clone(), i)));
+        }
+    }
+    out
+}
+
+/// (vendor, transaction, request id) of each delivery whose msg_id was not seen
+/// before, sorted; and how many deliveries were repeats.
+fn dedupe(deliveries: &[(String, Value)]) -> (Vec<(String, String, String)>, usize) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let mut repeats = 0;
+    for (v, i) in deliveries {
+        let id = i["msg_id"]
+            .as_str()
+            .expect("a NATS item carries its msg_id");
+        if !seen.insert(id.to_string()) {
+            repeats += 1;
+            continue;
+        }
+        out.push((
+            v.clone(),
+            i["transaction"].as_str().unwrap().to_string(),
+            i["request_id"].as_str().unwrap().to_string(),
+        ));
+    }
+    out.sort();
+    (out, repeats)
+}
+
+fn outcomes(d: &Daemon, partner: &str) -> BTreeMap<String, i64> {
+    let db = d.db();
+    let mut st = db
+        .prepare("SELECT outcome, COUNT(*) FROM interchanges WHERE partner = ?1 GROUP BY outcome")
+        .unwrap();
+    st.query_map([partner], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
+    if binary_or_skip("two_gateways_on_a_3_node_cluster_survive_a_node_kill").is_none() {
+        return;
+    }
+    let started = Instant::now();
+    let dir = temp_dir("nats-cluster");
+    let mut cluster = Cluster::start(&dir.join("cluster"), 3);
+    let urls = cluster.urls_toml();
+    let a = gateway(
+        &dir.join("a"),
+        &urls,
+        "gw-a",
+        3,
+        "[[partner]]\nid = \"alpha\"\n[[partner]]\nid = \"shared\"\n",
+    );
+    let b = gateway(
+        &dir.join("b"),
+        &urls,
+        "gw-b",
+        3,
+        "[[partner]]\nid = \"beta\"\n[[partner]]\nid = \"shared\"\n",
+    );
+    let inbox = |d: &Daemon, p: &str| d.dir.join("var/partners").join(p).join("inbox");
+    let pool: Vec<Vec<u8>> = fixture_files()
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    // each partner its own numbers; the oracle follows each partner's files in order
+    let mut expected: Vec<(String, String, String)> = Vec::new();
+    let mut files = BTreeMap::<&str, i64>::new();
+    let rounds = 3;
+    let mut plan: Vec<(usize, &str, String, Vec<u8>)> = Vec::new();
+    let (mut oa, mut ob) = (Oracle::new(), Oracle::new());
+    for round in 0..rounds {
+        for (k, data) in pool.iter().enumerate() {
+            for (gw, partner, base, oracle) in [
+                (0usize, "alpha", 100_000u32, &mut oa),
+                (1, "beta", 200_000, &mut ob),
+            ] {
+                let n = base + (round * pool.len() + k) as u32 * 10;
+                let data = renumber(data, n);
+                expected.extend(oracle.expect(&data).items);
+                plan.push((gw, partner, format!("r{round}-{k:03}.x12"), data));
+            }
+        }
+    }
+    // one interchange of the shared partner, to both gateways
+    let shared = renumber(
+        &std::fs::read(repo().join("fixtures/routing/ex03-pcs.x12")).unwrap(),
+        900_001,
+    );
+    expected.extend(Oracle::new().expect(&shared).items);
+    expected.sort();
+    let gws = [&a, &b];
+    let total = plan.len();
+    let mut killed_at = None;
+    for (i, (gw, partner, name, data)) in plan.into_iter().enumerate() {
+        drop_file(&inbox(gws[gw], partner), &name, &data);
+        *files.entry(if gw == 0 { "a" } else { "b" }).or_default() += 1;
+        if i == total / 3 {
+            drop_file(&inbox(&a, "shared"), "shared.x12", &shared);
+            drop_file(&inbox(&b, "shared"), "shared.x12", &shared);
+            *files.entry("a").or_default() += 1;
+            *files.entry("b").or_default() += 1;
+            // one node dies without warning, in the middle of the ingest
+            cluster.nodes[1].kill9();
+            killed_at = Some(Instant::now());
+        }
+        if i == 2 * total / 3 {
+            cluster.nodes[1].restart();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let down_for = killed_at.map(|k| k.elapsed());
+    settle(&a, files["a"], 180);
+    settle(&b, files["b"], 180);
+    // the shared interchange: accepted by one gateway, a duplicate (TA1 025) at the other
+    let (sa, sb) = (outcomes(&a, "shared"), outcomes(&b, "shared"));
+    let accepted =
+        sa.get("accepted").copied().unwrap_or(0) + sb.get("accepted").copied().unwrap_or(0);
+    let duplicate =
+        sa.get("duplicate").copied().unwrap_or(0) + sb.get("duplicate").copied().unwrap_or(0);
+    assert_eq!((accepted, duplicate), (1, 1), "a: {sa:?}, b: {sb:?}");
+    for (d, p) in [(&a, "alpha"), (&b, "beta")] {
+        let o = outcomes(d, p);
+        assert_eq!(o.get("duplicate"), None, "{p}: {o:?}");
+    }
+    // every transaction at its vendor exactly once after dedupe, none lost; half the
+    // queues drained through each gateway
+    let mut deliveries = drain(&a);
+    deliveries.extend(drain(&b));
+    let (got, repeats) = dedupe(&deliveries);
+    assert_eq!(got.len(), expected.len(), "items delivered vs expected");
+    assert_eq!(got, expected);
+    eprintln!(
+        "cluster test: 2 gateways, {} files, {} items, {repeats} repeated deliveries dropped by msg_id, node down {:?}, in {:?}",
+        files.values().sum::<i64>(),
+        expected.len(),
+        down_for,
+        started.elapsed()
+    );
+    drop(a);
+    drop(b);
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn gateway_kill_9_mid_publish_loses_and_repeats_nothing() {
+    if binary_or_skip("gateway_kill_9_mid_publish_loses_and_repeats_nothing").is_none() {
+        return;
+    }
+    let dir = temp_dir("nats-kill");
+    let server = NatsServer::start(&dir.join("nats"));
+    let urls = format!("[{:?}]", server.url());
+    let partners = "[[partner]]\nid = \"demo\"\n";
+    // a batch of many 278 requests: thousands of items to publish, one at a time
+    let mut o = fixtures::generate::Options::new(fixtures::generate::Kind::Request278, 1_500_000)
+        .with_seed(7);
+    o.sets_per_group = 50;
+    let data = renumber(&fixtures::generate::generate_to_vec(&o), 700_000);
+    let expected = {
+        let mut e = Oracle::new().expect(&data).items;
+        e.sort();
+        e
+    };
+    assert!(expected.len() > 500, "{} items", expected.len());
+    let gw = dir.join("gw");
+    let mut d = gateway(&gw, &urls, "gw-k", 1, partners);
+    drop_file(&d.inbox("demo"), "big.x12", &data);
+    // kill once some items are published and some are not
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let published_at_kill = loop {
+        let n: i64 = d
+            .db()
+            .query_row("SELECT COUNT(*) FROM nats_published", [], |r| r.get(0))
+            .unwrap_or(0);
+        if n >= 256 {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing published:\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    assert!(
+        (published_at_kill as usize) < expected.len(),
+        "killed after the last publish ({published_at_kill})"
+    );
+    drop(d);
+    let d = gateway(&gw, &urls, "gw-k", 1, partners);
+    settle(&d, 1, 180);
+    let deliveries = drain(&d);
+    let (got, repeats) = dedupe(&deliveries);
+    assert_eq!(repeats, 0, "the stream holds each item once (Nats-Msg-Id)");
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected);
+    let resumed = d.log_text().contains("resumed unfinished files");
+    eprintln!(
+        "kill test: killed with {published_at_kill} of {} items published, resumed a file: {resumed}",
+        expected.len()
+    );
+    drop(d);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
