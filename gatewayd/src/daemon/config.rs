@@ -777,6 +777,40 @@ mod tests {
     }
 
     #[test]
+    fn nats_settings_are_checked() {
+        let c = Config::from_toml(
+            "store = \"nats\"\n[limits]\nmax_attempts = 7\n[nats]\n\
+             servers = [\"nats://127.0.0.1:4333\", \"nats://127.0.0.2:4333\"]\n\
+             replicas = 3\ncredentials = \"n.creds\"\n",
+            Path::new("/base"),
+        )
+        .unwrap();
+        assert_eq!(c.store, StoreBackend::Nats);
+        assert_eq!(c.nats.servers.len(), 2);
+        assert_eq!(c.nats.replicas, 3);
+        assert_eq!(c.nats.max_deliver, 7, "defaults to limits.max_attempts");
+        assert_eq!(c.nats.prefix, "ncx12");
+        assert_eq!(
+            c.nats.credentials.as_deref(),
+            Some(Path::new("/base/n.creds"))
+        );
+        assert_eq!(Config::embedded().unwrap().store, StoreBackend::Sqlite);
+        assert!(err("[nats]\nreplicas = 0\n").starts_with("config key `nats.replicas`"));
+        assert!(err("[nats]\nservers = []\n").starts_with("config key `nats.servers`"));
+        assert!(
+            err("[nats]\nservers = [\"http://x y\"]\n").starts_with("config key `nats.servers[0]`")
+        );
+        assert!(err("[nats]\nprefix = \"a.b\"\n").starts_with("config key `nats.prefix`"));
+        assert!(err("[nats]\ninstance = \"a b\"\n").starts_with("config key `nats.instance`"));
+        assert!(
+            err("[nats]\nack_wait_seconds = 0\n").starts_with("config key `nats.ack_wait_seconds`")
+        );
+        assert!(err("[nats]\nduplicate_window_seconds = 1\n")
+            .starts_with("config key `nats.duplicate_window_seconds`"));
+        assert!(err("[nats]\ncolour = 1\n").starts_with("config: unknown field"));
+    }
+
+    #[test]
     fn embedded_defaults() {
         let c = Config::embedded().unwrap();
         assert_eq!(c.data_dir, Path::new("./var"));
