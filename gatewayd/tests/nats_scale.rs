@@ -213,6 +213,21 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
         let o = outcomes(d, p);
         assert_eq!(o.get("duplicate"), None, "{p}: {o:?}");
     }
+    // the gateways' own interchanges (TA1, 999, 277CA, 278) never share an ISA13: each
+    // instance numbers from blocks it reserved in the cluster
+    let mut isa13s = BTreeMap::<String, String>::new();
+    for (d, p) in [(&a, "alpha"), (&a, "shared"), (&b, "beta"), (&b, "shared")] {
+        for (name, body) in outbox_files(&d.dir.join("var/partners").join(p).join("outbox")) {
+            if !name.ends_with(".x12") {
+                continue;
+            }
+            let isa13 = String::from_utf8_lossy(&body[90..99]).into_owned();
+            if let Some(before) = isa13s.insert(isa13.clone(), format!("{p}/{name}")) {
+                panic!("ISA13 {isa13} in {before} and {p}/{name}");
+            }
+        }
+    }
+    assert!(isa13s.len() > files.values().sum::<i64>() as usize / 2);
     // every transaction at its vendor exactly once after dedupe, none lost; half the
     // queues drained through each gateway
     let mut deliveries = drain(&a);

@@ -434,6 +434,14 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
             .db
             .lock()
             .map_err(|_| pa::DecisionError::Invalid("store lock poisoned".into()))?;
+        if let Some(n) = &st2.nats {
+            // the 278 response's control number from this instance's block
+            n.ensure_ack_numbers(&db, 1).map_err(|e| {
+                pa::DecisionError::Store(store::StoreError::Io(std::io::Error::other(
+                    e.to_string(),
+                )))
+            })?;
+        }
         let d = pa::decide(&mut db, &v, &req)?;
         // with NATS, the decided item leaves its queue stream too
         let seq: Option<i64> = if st2.nats.is_some() {

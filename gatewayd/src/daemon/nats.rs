@@ -171,6 +171,7 @@ pub struct Nats {
     instance: String,
     interchanges: kv::Store,
     files: kv::Store,
+    counters: kv::Store,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -272,6 +273,18 @@ impl Nats {
         })
         .await
         .map_err(retry("files bucket"))?;
+        let counters = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_counters"),
+                description: "gatewayd: blocks of acknowledgment control numbers".into(),
+                history: 1,
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("counters bucket"))?;
         let raw = match js.get_object_store(format!("{p}_raw")).await {
             Ok(o) => o,
             Err(_) => with_retries(|| {
@@ -327,6 +340,7 @@ impl Nats {
             instance,
             interchanges,
             files,
+            counters,
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -441,6 +455,92 @@ impl Nats {
             .put(key, v.to_string().into())
             .await
             .map_err(call("file record"))?;
+        Ok(())
+    }
+
+    /// Takes the next `n` numbers of the counter `key` (1..=999,999,999, wrapping) with
+    /// compare-and-set on its revision; returns the first and the last.
+    pub async fn reserve(&self, key: &str, n: u64) -> Result<(u64, u64), NatsError> {
+        const MAX: u64 = 999_999_999;
+        let n = n.clamp(1, MAX / 2);
+        let mut last = String::new();
+        for _ in 0..200 {
+            let entry = self.counters.entry(key).await.map_err(call("counter"))?;
+            let (cur, revision) = match entry {
+                Some(e) if e.operation == kv::Operation::Put => (
+                    std::str::from_utf8(&e.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .unwrap_or(0),
+                    Some(e.revision),
+                ),
+                _ => (0, None),
+            };
+            let first = if cur + n > MAX { 1 } else { cur + 1 };
+            let end = first + n - 1;
+            let value: bytes::Bytes = end.to_string().into();
+            let done = match revision {
+                Some(r) => self
+                    .counters
+                    .update(key, value, r)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                None => self
+                    .counters
+                    .create(key, value)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            match done {
+                Ok(()) => return Ok((first, end)),
+                // another instance took a block meanwhile: read again
+                Err(e) => last = e,
+            }
+        }
+        Err(NatsError::Call {
+            op: "counter",
+            message: last,
+        })
+    }
+
+    /// Makes sure the local store has at least `need` acknowledgment control numbers
+    /// left in a block this instance reserved in the cluster (so two instances never
+    /// send the same ISA13): `counters` rows `ack_control` (the last used) and
+    /// `ack_control_end` (the block's last). A block is at least 1,000 numbers; what is
+    /// left of the old one is skipped. Blocking: the pipeline thread, or a blocking task.
+    pub fn ensure_ack_numbers(
+        &self,
+        conn: &rusqlite::Connection,
+        need: u64,
+    ) -> Result<(), NatsError> {
+        let read = |name: &str| -> Option<u64> {
+            conn.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .ok()
+            .map(|v| v.max(0) as u64)
+        };
+        let cur = read("ack_control").unwrap_or(0);
+        if let Some(end) = read("ack_control_end") {
+            if end >= cur && end - cur >= need {
+                return Ok(());
+            }
+        }
+        let (first, end) = self.block_on(self.reserve("ack_control", need.max(1_000)))?;
+        let store = |e: rusqlite::Error| NatsError::Io(std::io::Error::other(e.to_string()));
+        let tx = conn.unchecked_transaction().map_err(store)?;
+        for (name, value) in [("ack_control", first - 1), ("ack_control_end", end)] {
+            tx.execute(
+                "INSERT INTO counters (name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                rusqlite::params![name, value as i64],
+            )
+            .map_err(store)?;
+        }
+        tx.commit().map_err(store)?;
+        tracing::info!(first, end, "acknowledgment control numbers reserved");
         Ok(())
     }
 

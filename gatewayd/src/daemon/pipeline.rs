@@ -456,6 +456,11 @@ impl Pipeline {
             );
             return self.reject_file(file, &why);
         }
+        if let Some(n) = &self.nats {
+            // enough acknowledgment numbers of this instance's block for the whole file
+            // (TA1, 999s, 277CAs, the gateway's own 278 answers)
+            n.ensure_ack_numbers(&self.conn, 4 * sets + 8 * interchanges + 64)?;
+        }
 
         let tables = self.tables.clone();
         let mut stray: Vec<String> = Vec::new();
