@@ -125,6 +125,40 @@ fn outcomes(d: &Daemon, partner: &str) -> BTreeMap<String, i64> {
         .collect()
 }
 
+/// The index of the node leading the queue stream (`T_QUEUE`), from a node's `/jsz`.
+fn queue_leader(cluster: &Cluster) -> Option<usize> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    for n in &cluster.nodes {
+        let url = format!(
+            "http://127.0.0.1:{}/jsz?accounts=true&streams=true",
+            n.http_port
+        );
+        let Ok(mut r) = agent.get(&url).call() else {
+            continue;
+        };
+        let Ok(v) = r.body_mut().read_json::<Value>() else {
+            continue;
+        };
+        for acc in v["account_details"].as_array().into_iter().flatten() {
+            for st in acc["stream_detail"].as_array().into_iter().flatten() {
+                if st["name"] == "T_QUEUE" {
+                    if let Some(leader) = st["cluster"]["leader"].as_str() {
+                        return leader
+                            .strip_prefix('n')
+                            .and_then(|i| i.parse::<usize>().ok())
+                            .map(|i| i - 1);
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 #[test]
 fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
     if binary_or_skip("two_gateways_on_a_3_node_cluster_survive_a_node_kill").is_none() {
@@ -182,6 +216,9 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
     let gws = [&a, &b];
     let total = plan.len();
     let mut killed_at = None;
+    let mut victim = 1;
+    let mut leader_found = false;
+    let mut down_for = None;
     for (i, (gw, partner, name, data)) in plan.into_iter().enumerate() {
         drop_file(&inbox(gws[gw], partner), &name, &data);
         *files.entry(if gw == 0 { "a" } else { "b" }).or_default() += 1;
@@ -190,16 +227,25 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
             drop_file(&inbox(&b, "shared"), "shared.x12", &shared);
             *files.entry("a").or_default() += 1;
             *files.entry("b").or_default() += 1;
-            // one node dies without warning, in the middle of the ingest
-            cluster.nodes[1].kill9();
+            // one node dies without warning, in the middle of the ingest: the queue
+            // stream's leader
+            let leader = queue_leader(&cluster);
+            leader_found = leader.is_some();
+            let leader = leader.unwrap_or(1);
+            cluster.nodes[leader].kill9();
+            victim = leader;
             killed_at = Some(Instant::now());
         }
         if i == 2 * total / 3 {
-            cluster.nodes[1].restart();
+            // down for at least 3 s while both gateways keep working
+            while killed_at.is_some_and(|k: Instant| k.elapsed() < Duration::from_secs(3)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            cluster.nodes[victim].restart();
+            down_for = killed_at.map(|k: Instant| k.elapsed());
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(10));
     }
-    let down_for = killed_at.map(|k| k.elapsed());
     settle(&a, files["a"], 180);
     settle(&b, files["b"], 180);
     // the shared interchange: accepted by one gateway, a duplicate (TA1 025) at the other
@@ -236,9 +282,11 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
     assert_eq!(got.len(), expected.len(), "items delivered vs expected");
     assert_eq!(got, expected);
     eprintln!(
-        "cluster test: 2 gateways, {} files, {} items, {repeats} repeated deliveries dropped by msg_id, node down {:?}, in {:?}",
+        "cluster test: 2 gateways, {} files, {} items, {repeats} repeated deliveries dropped by msg_id, node n{} (queue leader: {}) down {:?}, in {:?}",
         files.values().sum::<i64>(),
         expected.len(),
+        victim + 1,
+        leader_found,
         down_for,
         started.elapsed()
     );
