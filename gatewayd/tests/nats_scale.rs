@@ -281,6 +281,42 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
     let (got, repeats) = dedupe(&deliveries);
     assert_eq!(got.len(), expected.len(), "items delivered vs expected");
     assert_eq!(got, expected);
+    // a vendor decides through either gateway: the instance that took the request
+    // answers (its 278 response in its partner's outbox)
+    for (owner, via, owner_name) in [(&b, &a, "gw-b"), (&a, &b, "gw-a")] {
+        let (vendor, item) = deliveries
+            .iter()
+            .find(|(_, i)| i["instance"] == owner_name && i["transaction"] == "278")
+            .expect("a 278 item of each gateway");
+        let (s, r) = via.post(
+            "/v1/decisions",
+            Some(&token(vendor)),
+            json!({"item_id": item["id"], "instance": owner_name, "decision": "approve",
+                   "certification_number": "CERT42"}),
+        );
+        assert_eq!(s, 200, "{r}");
+        let partner = item["item"]["envelope"]["partner"].as_str().unwrap();
+        let response = r["response"].as_str().unwrap();
+        let path = owner
+            .dir
+            .join("var/partners")
+            .join(partner)
+            .join("outbox")
+            .join(response);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "{} not written", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // decided once: the same decision again is a conflict, wherever it is sent
+        let (s, r) = owner.post(
+            "/v1/decisions",
+            Some(&token(vendor)),
+            json!({"item_id": item["id"], "instance": owner_name, "decision": "approve",
+                   "certification_number": "CERT42"}),
+        );
+        assert_eq!(s, 409, "{r}");
+    }
     eprintln!(
         "cluster test: 2 gateways, {} files, {} items, {repeats} repeated deliveries dropped by msg_id, node n{} (queue leader: {}) down {:?}, in {:?}",
         files.values().sum::<i64>(),

@@ -427,6 +427,36 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
+    // with NATS, an item another instance took is decided there (its store holds it)
+    if let (Some(n), Some(owner)) = (&st.nats, req.instance.as_deref()) {
+        if owner != n.instance() {
+            return match n.forward_decision(owner, &vendor, &body).await {
+                Ok((status, v)) => (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                    Json(v),
+                )
+                    .into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, "decision: forwarding");
+                    error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the instance that took this item does not answer",
+                    )
+                    .into_response()
+                }
+            };
+        }
+    }
+    let (status, v) = decide_here(&st, vendor, req).await;
+    (status, Json(v)).into_response()
+}
+
+/// Decides an item of this instance's store: the status and the JSON answer.
+pub async fn decide_here(
+    st: &Arc<AppState>,
+    vendor: String,
+    req: pa::DecisionRequest,
+) -> (StatusCode, serde_json::Value) {
     let v = vendor.clone();
     let st2 = st.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -457,6 +487,7 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
         Ok((d, seq))
     })
     .await;
+    let fail = |status: StatusCode, m: &str| (status, json!({ "error": m }));
     match r {
         Ok(Ok((d, seq))) => {
             if let (Some(n), Some(seq)) = (&st.nats, seq) {
@@ -468,7 +499,10 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
                 let _ = w.send(());
             }
             tracing::info!(vendor = %vendor, item = d.item_id, status = %d.status, "decided");
-            Json(d).into_response()
+            (
+                StatusCode::OK,
+                serde_json::to_value(&d).unwrap_or(serde_json::Value::Null),
+            )
         }
         Ok(Err(e)) => {
             let status = match &e {
@@ -480,13 +514,46 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
                 pa::DecisionError::Response(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 pa::DecisionError::Store(_) => {
                     tracing::error!(error = %e, "decision: store");
-                    return error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
-                        .into_response();
+                    return fail(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
                 }
             };
-            error(status, e.to_string()).into_response()
+            fail(status, &e.to_string())
         }
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+        Err(_) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
+}
+
+/// With NATS: answers the decisions other instances forward to this one (subject
+/// `<prefix>.decide.<instance>`), until the connection closes.
+pub async fn serve_forwarded_decisions(st: Arc<AppState>) {
+    let Some(n) = st.nats.clone() else { return };
+    let mut sub = match n.decision_requests().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "forwarded decisions not served");
+            return;
+        }
+    };
+    while let Some(m) = futures_util::StreamExt::next(&mut sub).await {
+        let Some(reply) = m.reply.clone() else {
+            continue;
+        };
+        let answer = match serde_json::from_slice::<super::nats::ForwardedDecision>(&m.payload) {
+            Ok(f) if st.cfg.vendor_tokens.contains_key(&f.vendor) => {
+                match serde_json::from_value::<pa::DecisionRequest>(f.request) {
+                    Ok(req) => decide_here(&st, f.vendor, req).await,
+                    Err(e) => (
+                        StatusCode::BAD_REQUEST,
+                        json!({ "error": format!("request body: {e}") }),
+                    ),
+                }
+            }
+            _ => (
+                StatusCode::BAD_REQUEST,
+                json!({ "error": "not a forwarded decision" }),
+            ),
+        };
+        n.answer_decision(reply, answer.0.as_u16(), answer.1).await;
     }
 }
 

@@ -181,6 +181,9 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         wake: Mutex::new(wake_tx.clone()),
         nats,
     });
+    if state.nats.is_some() {
+        rt.spawn(http::serve_forwarded_decisions(state.clone()));
+    }
     let app = http::router(state);
     let served = {
         let (stop, ready) = (stop.clone(), ready.clone());

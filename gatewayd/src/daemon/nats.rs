@@ -82,6 +82,22 @@ pub struct QueuedItem {
     pub attachments: Vec<super::attachments::AttachmentInfo>,
 }
 
+/// A vendor's decision forwarded to the instance that took the item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForwardedDecision {
+    /// The vendor (authenticated by the instance that forwards).
+    pub vendor: String,
+    /// The decision as the vendor posted it.
+    pub request: serde_json::Value,
+}
+
+/// What the owning instance answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ForwardedAnswer {
+    status: u16,
+    body: serde_json::Value,
+}
+
 /// What the duplicate check found for an interchange key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -758,7 +774,7 @@ impl Nats {
                 let _ = self.settle_subject(&r.subject, "+TERM".into()).await;
                 continue;
             };
-            let instance = it.instance;
+            let instance = it.instance.clone();
             out.push((
                 super::queue::Leased {
                     id: it.id,
@@ -775,6 +791,7 @@ impl Nats {
                     trace: it.trace,
                     attachments: it.attachments,
                     msg_id: Some(it.msg_id),
+                    instance: Some(it.instance),
                 },
                 instance,
             ));
@@ -889,6 +906,59 @@ impl Nats {
         let _ = self.queue.delete_message(seq).await;
         tracing::warn!(vendor = %vendor, seq, "queue item moved to the dead letters");
         Ok(())
+    }
+
+    /// Sends a vendor's decision (`body`, the request as posted) to the instance that
+    /// took the item; returns the HTTP status and the JSON answer it gave.
+    pub async fn forward_decision(
+        &self,
+        owner: &str,
+        vendor: &str,
+        body: &[u8],
+    ) -> Result<(u16, serde_json::Value), NatsError> {
+        let request: serde_json::Value = serde_json::from_slice(body).map_err(call("decision"))?;
+        let f = ForwardedDecision {
+            vendor: vendor.to_string(),
+            request,
+        };
+        let payload = serde_json::to_vec(&f).map_err(call("decision"))?;
+        let subject = format!("{}.decide.{}", self.settings.prefix, key_part(owner));
+        let m = tokio::time::timeout(
+            Duration::from_secs(20),
+            self.client.request(subject, payload.into()),
+        )
+        .await
+        .map_err(call("decision forward"))?
+        .map_err(call("decision forward"))?;
+        let a: ForwardedAnswer = serde_json::from_slice(&m.payload).map_err(call("decision"))?;
+        Ok((a.status, a.body))
+    }
+
+    /// The subscription to the decisions forwarded to this instance.
+    pub async fn decision_requests(&self) -> Result<async_nats::Subscriber, NatsError> {
+        self.client
+            .subscribe(format!(
+                "{}.decide.{}",
+                self.settings.prefix,
+                key_part(&self.instance)
+            ))
+            .await
+            .map_err(call("decision subscription"))
+    }
+
+    /// Answers a forwarded decision.
+    pub async fn answer_decision(
+        &self,
+        reply: async_nats::Subject,
+        status: u16,
+        body: serde_json::Value,
+    ) {
+        let a = ForwardedAnswer { status, body };
+        if let Ok(payload) = serde_json::to_vec(&a) {
+            if let Err(e) = self.client.publish(reply, payload.into()).await {
+                tracing::warn!(error = %e, "forwarded decision not answered");
+            }
+        }
     }
 
     /// Removes a decided item from its queue (a vendor's decision settles it).

@@ -70,6 +70,9 @@ pub struct DecisionRequest {
     pub reason: Option<String>,
     /// Free text for the submitter (MSG).
     pub message: Option<String>,
+    /// With `store = "nats"`: the instance that took the item (the leased item's
+    /// `instance`); a decision sent to another instance is forwarded to it.
+    pub instance: Option<String>,
 }
 
 /// What a decision did.

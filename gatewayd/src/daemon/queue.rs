@@ -45,6 +45,10 @@ pub struct Leased {
     /// the same for every delivery of the item, so a consumer can drop a redelivery.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msg_id: Option<String>,
+    /// With `store = "nats"`: the gateway instance that took the item (decisions about it
+    /// name it; any instance forwards them there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// What a lease call found besides the items.
@@ -111,6 +115,7 @@ pub fn lease(
                 trace: serde_json::from_str(&trace).unwrap_or(serde_json::Value::Null),
                 attachments: Vec::new(),
                 msg_id: None,
+                instance: None,
             })
         })?;
         for r in rows {
