@@ -24,6 +24,15 @@
 //!    fsync, rename), then one transaction marks them written, the interchange `done`
 //!    and its items `ready`.
 //!
+//! With `store = "nats"` (see [`super::nats`]) the same steps run on the local store,
+//! with four additions: the file's bytes go to the JetStream object store before it is
+//! read; the duplicate check also creates the interchange's key in the cluster's KV
+//! bucket (a key another file holds is a duplicate, TA1 025; a TA1-rejected interchange
+//! gives its key back); acknowledgment control numbers come from a block reserved in
+//! the cluster; and, after step 5, the ready items are published to the queue stream
+//! (`Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]`) and their stream sequences
+//! recorded in `nats_published`.
+//!
 //! An interchange the TA1 rejects gets only its TA1, and nothing of it is routed. A
 //! file with no interchange, or over the limits, gets a rejection note in the outbox.
 //! After a crash, files still `received` are read again from their stored copy:
