@@ -168,19 +168,23 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
     let dir = temp_dir("nats-cluster");
     let mut cluster = Cluster::start(&dir.join("cluster"), 3);
     let urls = cluster.urls_toml();
+    let shared_partner = format!(
+        "[[partner]]\nid = \"shared\"\ntoken_sha256 = \"{}\"\n",
+        gatewayd::daemon::config::token_hash("tok-shared")
+    );
     let a = gateway(
         &dir.join("a"),
         &urls,
         "gw-a",
         3,
-        "[[partner]]\nid = \"alpha\"\n[[partner]]\nid = \"shared\"\n",
+        &format!("[[partner]]\nid = \"alpha\"\n{shared_partner}"),
     );
     let b = gateway(
         &dir.join("b"),
         &urls,
         "gw-b",
         3,
-        "[[partner]]\nid = \"beta\"\n[[partner]]\nid = \"shared\"\n",
+        &format!("[[partner]]\nid = \"beta\"\n{shared_partner}"),
     );
     let inbox = |d: &Daemon, p: &str| d.dir.join("var/partners").join(p).join("inbox");
     let pool: Vec<Vec<u8>> = fixture_files()
@@ -281,6 +285,18 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
     let (got, repeats) = dedupe(&deliveries);
     assert_eq!(got.len(), expected.len(), "items delivered vs expected");
     assert_eq!(got, expected);
+    // the shared partner's PA inquiry answers through either gateway, whichever took
+    // the request
+    let (_, shared_item) = deliveries
+        .iter()
+        .find(|(_, i)| i["item"]["envelope"]["partner"] == "shared" && i["transaction"] == "278")
+        .expect("the shared partner's request");
+    let number = shared_item["request_id"].as_str().unwrap();
+    for d in [&a, &b] {
+        let (s, r) = d.get_json(&format!("/v1/pa/{number}"), Some("tok-shared"));
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(r["results"].as_array().map(Vec::len), Some(1), "{r}");
+    }
     // a vendor decides through either gateway: the instance that took the request
     // answers (its 278 response in its partner's outbox)
     for (owner, via, owner_name) in [(&b, &a, "gw-b"), (&a, &b, "gw-a")] {

@@ -91,6 +91,20 @@ pub struct ForwardedDecision {
     pub request: serde_json::Value,
 }
 
+/// How long a PA inquiry waits for the other instances' answers.
+pub const INQUIRY_WINDOW: Duration = Duration::from_millis(400);
+
+/// A PA inquiry asked of every instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InquiryRequest {
+    /// The instance that asks (it answers from its own store itself).
+    pub from: String,
+    /// The partner whose requests are asked for (authenticated by the asking instance).
+    pub partner: String,
+    /// Tracking number, BHT03 or certification number.
+    pub number: String,
+}
+
 /// What the owning instance answered.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ForwardedAnswer {
@@ -958,6 +972,62 @@ impl Nats {
             if let Err(e) = self.client.publish(reply, payload.into()).await {
                 tracing::warn!(error = %e, "forwarded decision not answered");
             }
+        }
+    }
+
+    /// The subscription to PA inquiries (every instance hears each one).
+    pub async fn inquiry_requests(&self) -> Result<async_nats::Subscriber, NatsError> {
+        self.client
+            .subscribe(format!("{}.inquire", self.settings.prefix))
+            .await
+            .map_err(call("inquiry subscription"))
+    }
+
+    /// Asks every other instance for the PA requests of `partner` by `number`; returns
+    /// what they answered within [`INQUIRY_WINDOW`] (an instance that is down answers
+    /// nothing).
+    pub async fn inquire_others(&self, partner: &str, number: &str) -> Vec<serde_json::Value> {
+        let inbox = self.client.new_inbox();
+        let Ok(mut sub) = self.client.subscribe(inbox.clone()).await else {
+            return Vec::new();
+        };
+        let q = InquiryRequest {
+            from: self.instance.clone(),
+            partner: partner.to_string(),
+            number: number.to_string(),
+        };
+        let Ok(payload) = serde_json::to_vec(&q) else {
+            return Vec::new();
+        };
+        if self
+            .client
+            .publish_with_reply(
+                format!("{}.inquire", self.settings.prefix),
+                inbox,
+                payload.into(),
+            )
+            .await
+            .is_err()
+        {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + INQUIRY_WINDOW;
+        while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.next()).await {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
+                if let Some(results) = v["results"].as_array() {
+                    out.extend(results.iter().cloned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Answers an inquiry of another instance with this instance's results.
+    pub async fn answer_inquiry(&self, reply: async_nats::Subject, results: serde_json::Value) {
+        let body = serde_json::json!({ "instance": self.instance, "results": results });
+        if let Ok(payload) = serde_json::to_vec(&body) {
+            let _ = self.client.publish(reply, payload.into()).await;
         }
     }
 
