@@ -757,8 +757,10 @@ impl Nats {
             .messages()
             .await
             .map_err(call("lease"))?;
-        let expires =
-            super::store::now_ms() + (self.settings.ack_wait_seconds as i64).saturating_mul(1000);
+        // the server's AckWait started at the delivery, a little before this: the lease
+        // ends 5% early, so a receipt the gateway takes never acks a newer delivery
+        let wait_ms = (self.settings.ack_wait_seconds as i64).saturating_mul(1000);
+        let expires = super::store::now_ms() + wait_ms - wait_ms / 20;
         let mut out = Vec::new();
         while let Some(m) = batch.next().await {
             let m = match m {
