@@ -244,7 +244,8 @@ impl Daemon {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // on NATS the start makes streams, buckets and a consumer per vendor first
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self.nats.is_some() && !self.log_text().contains("nats store ready") {
                 assert!(
