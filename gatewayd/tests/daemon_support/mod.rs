@@ -389,7 +389,13 @@ impl Daemon {
             } else {
                 0
             };
-            if all >= n && open == 0 && acking == 0 && unpublished == 0 {
+            // a rejected file's note is written after its state changes
+            let unwritten: i64 = db
+                .query_row("SELECT COUNT(*) FROM acks WHERE written = 0", [], |r| {
+                    r.get(0)
+                })
+                .unwrap_or(0);
+            if all >= n && open == 0 && acking == 0 && unpublished == 0 && unwritten == 0 {
                 return;
             }
             assert!(
