@@ -395,8 +395,10 @@ fn gateway_kill_9_mid_publish_loses_and_repeats_nothing() {
         "killed after the last publish ({published_at_kill})"
     );
     drop(d);
+    let restarted = Instant::now();
     let d = gateway(&gw, &urls, "gw-k", 1, partners);
     settle(&d, 1, 180);
+    let finished_in = restarted.elapsed();
     let deliveries = drain(&d);
     let (got, repeats) = dedupe(&deliveries);
     assert_eq!(repeats, 0, "the stream holds each item once (Nats-Msg-Id)");
@@ -404,7 +406,7 @@ fn gateway_kill_9_mid_publish_loses_and_repeats_nothing() {
     assert_eq!(got, expected);
     let resumed = d.log_text().contains("resumed unfinished files");
     eprintln!(
-        "kill test: killed with {published_at_kill} of {} items published, resumed a file: {resumed}",
+        "kill test: killed with {published_at_kill} of {} items published, resumed a file: {resumed}; the restart finished the file in {finished_in:?}",
         expected.len()
     );
     drop(d);
