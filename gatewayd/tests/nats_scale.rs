@@ -172,14 +172,14 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
         "[[partner]]\nid = \"shared\"\ntoken_sha256 = \"{}\"\n",
         gatewayd::daemon::config::token_hash("tok-shared")
     );
-    let a = gateway(
+    let mut a = gateway(
         &dir.join("a"),
         &urls,
         "gw-a",
         3,
         &format!("[[partner]]\nid = \"alpha\"\n{shared_partner}"),
     );
-    let b = gateway(
+    let mut b = gateway(
         &dir.join("b"),
         &urls,
         "gw-b",
@@ -333,6 +333,25 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
         );
         assert_eq!(s, 409, "{r}");
     }
+    // PA status lives in KV too: with the gateway that took the shared request gone,
+    // the other still answers its partner's inquiry (after the mirror caught up)
+    let a_took_it = sa.get("accepted").is_some();
+    let (gone, alive) = if a_took_it {
+        (&mut a, &b)
+    } else {
+        (&mut b, &a)
+    };
+    gone.child.kill().unwrap();
+    gone.child.wait().unwrap();
+    let (s, r) = alive.get_json(&format!("/v1/pa/{number}"), Some("tok-shared"));
+    assert_eq!(s, 200, "{r}");
+    let results = r["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 1, "{r}");
+    assert_eq!(
+        results[0]["instance"],
+        if a_took_it { "gw-a" } else { "gw-b" },
+        "{r}"
+    );
     eprintln!(
         "cluster test: 2 gateways, {} files, {} items, {repeats} repeated deliveries dropped by msg_id, node n{} (queue leader: {}) down {:?}, in {:?}",
         files.values().sum::<i64>(),

@@ -523,40 +523,6 @@ pub async fn decide_here(
     }
 }
 
-/// With NATS: answers the PA inquiries of the other instances from this instance's
-/// store, until the connection closes.
-pub async fn serve_inquiries(st: Arc<AppState>) {
-    let Some(n) = st.nats.clone() else { return };
-    let mut sub = match n.inquiry_requests().await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "inquiries of other instances not served");
-            return;
-        }
-    };
-    while let Some(m) = futures_util::StreamExt::next(&mut sub).await {
-        let Some(reply) = m.reply.clone() else {
-            continue;
-        };
-        let Ok(q) = serde_json::from_slice::<super::nats::InquiryRequest>(&m.payload) else {
-            continue;
-        };
-        if q.from == n.instance() || st.cfg.partner(&q.partner).is_none() {
-            continue;
-        }
-        let (p, number) = (q.partner, q.number);
-        if number.is_empty() || number.len() > 50 {
-            continue;
-        }
-        if let Ok(found) = blocking(&st, move |db, _| pa::inquire(db, &p, &number)).await {
-            if !found.is_empty() {
-                n.answer_inquiry(reply, serde_json::to_value(&found).unwrap_or_default())
-                    .await;
-            }
-        }
-    }
-}
-
 /// With NATS: answers the decisions other instances forward to this one (subject
 /// `<prefix>.decide.<instance>`), until the connection closes.
 pub async fn serve_forwarded_decisions(st: Arc<AppState>) {
@@ -611,14 +577,14 @@ async fn pa_inquiry(
     let p = partner.clone();
     let number = n.clone();
     let r = blocking(&st, move |db, _| pa::inquire(db, &p, &n)).await;
-    // with NATS, the other instances answer for the requests they took
+    // with NATS, the requests other instances took come from the KV bucket
     let r = match (r, &st.nats) {
         (Ok(found), Some(nats)) => {
             let mut all: Vec<serde_json::Value> = found
                 .iter()
                 .filter_map(|f| serde_json::to_value(f).ok())
                 .collect();
-            all.extend(nats.inquire_others(&partner, &number).await);
+            all.extend(nats.pa_lookup(&partner, &number).await);
             Ok(all)
         }
         (Ok(found), None) => Ok(found

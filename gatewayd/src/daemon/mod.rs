@@ -188,7 +188,6 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
     });
     if state.nats.is_some() {
         rt.spawn(http::serve_forwarded_decisions(state.clone()));
-        rt.spawn(http::serve_inquiries(state.clone()));
     }
     let app = http::router(state);
     let served = {

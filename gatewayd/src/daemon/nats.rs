@@ -11,6 +11,9 @@
 //! | duplicate interchanges | KV `<prefix>_interchanges`, key `partner.ISA06.ISA13` (each part escaped), created with `create` (fails if the key exists); the value names the owning file (`instance:file id:position`) | an ISA13 is accepted once across every instance, forever (not a 2-minute window); a re-run of the owning file after a crash recognises its own key; a TA1-rejected interchange gives its key back |
 //! | vendor queues | one work-queue stream `<PREFIX>_QUEUE`, subject `<prefix>.queue.<vendor>`, one durable pull consumer per vendor; `Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]` | a republish after a crash inside the duplicate window is dropped by the server; vendors dedupe by the item's `msg_id` beyond it |
 //! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
+//! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests |
+//! | acknowledgment numbers | KV `<prefix>_counters`, blocks of 1,000 with compare-and-set (`update` on the revision) | no two instances send the same ISA13 |
+//! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item | a vendor decides through any instance |
 //! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
 //!
 //! The pipeline is a plain thread: it calls in through [`Nats::block_on`] on the
@@ -91,19 +94,8 @@ pub struct ForwardedDecision {
     pub request: serde_json::Value,
 }
 
-/// How long a PA inquiry waits for the other instances' answers.
+/// How long a PA inquiry waits for the KV bucket's answer.
 pub const INQUIRY_WINDOW: Duration = Duration::from_millis(400);
-
-/// A PA inquiry asked of every instance.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InquiryRequest {
-    /// The instance that asks (it answers from its own store itself).
-    pub from: String,
-    /// The partner whose requests are asked for (authenticated by the asking instance).
-    pub partner: String,
-    /// Tracking number, BHT03 or certification number.
-    pub number: String,
-}
 
 /// What the owning instance answered.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +194,7 @@ pub struct Nats {
     interchanges: kv::Store,
     files: kv::Store,
     counters: kv::Store,
+    pa: kv::Store,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -315,6 +308,18 @@ impl Nats {
         })
         .await
         .map_err(retry("counters bucket"))?;
+        let pa = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_pa"),
+                description: "gatewayd: PA status by partner and number".into(),
+                history: 1,
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("pa bucket"))?;
         let raw = match js.get_object_store(format!("{p}_raw")).await {
             Ok(o) => o,
             Err(_) => with_retries(|| {
@@ -371,6 +376,7 @@ impl Nats {
             interchanges,
             files,
             counters,
+            pa,
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -977,60 +983,72 @@ impl Nats {
         }
     }
 
-    /// The subscription to PA inquiries (every instance hears each one).
-    pub async fn inquiry_requests(&self) -> Result<async_nats::Subscriber, NatsError> {
-        self.client
-            .subscribe(format!("{}.inquire", self.settings.prefix))
-            .await
-            .map_err(call("inquiry subscription"))
+    /// The KV keys of a PA request of this instance: one per number it is found by,
+    /// `partner.number.instance.id`.
+    pub fn pa_keys(&self, partner: &str, numbers: &[String], pa_id: i64) -> Vec<String> {
+        numbers
+            .iter()
+            .map(|n| {
+                format!(
+                    "{}.{}.{}.{pa_id}",
+                    key_part(partner),
+                    key_part(n.trim()),
+                    key_part(&self.instance)
+                )
+            })
+            .collect()
     }
 
-    /// Asks every other instance for the PA requests of `partner` by `number`; returns
-    /// what they answered within [`INQUIRY_WINDOW`] (an instance that is down answers
-    /// nothing).
-    pub async fn inquire_others(&self, partner: &str, number: &str) -> Vec<serde_json::Value> {
-        let inbox = self.client.new_inbox();
-        let Ok(mut sub) = self.client.subscribe(inbox.clone()).await else {
-            return Vec::new();
-        };
-        let q = InquiryRequest {
-            from: self.instance.clone(),
-            partner: partner.to_string(),
-            number: number.to_string(),
-        };
-        let Ok(payload) = serde_json::to_vec(&q) else {
-            return Vec::new();
-        };
-        if self
-            .client
-            .publish_with_reply(
-                format!("{}.inquire", self.settings.prefix),
-                inbox,
-                payload.into(),
-            )
-            .await
-            .is_err()
-        {
-            return Vec::new();
+    /// Puts a PA request's status under each of `keys`, and deletes `stale` keys (a
+    /// number it is no longer found by).
+    pub async fn put_pa(
+        &self,
+        keys: &[String],
+        stale: &[String],
+        value: &serde_json::Value,
+    ) -> Result<(), NatsError> {
+        let body: bytes::Bytes = value.to_string().into();
+        for k in keys {
+            self.pa
+                .put(k, body.clone())
+                .await
+                .map_err(call("pa status"))?;
         }
+        for k in stale {
+            self.pa.delete(k).await.map_err(call("pa status"))?;
+        }
+        Ok(())
+    }
+
+    /// The PA requests of `partner` found by `number` that other instances took, from
+    /// KV (so an instance that is down is still answered for).
+    pub async fn pa_lookup(&self, partner: &str, number: &str) -> Vec<serde_json::Value> {
+        let filter = format!("{}.{}.>", key_part(partner), key_part(number.trim()));
+        let own = format!(".{}.", key_part(&self.instance));
+        let Ok(mut w) = self.pa.watch_with_history(&filter).await else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + INQUIRY_WINDOW;
-        while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.next()).await {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
-                if let Some(results) = v["results"].as_array() {
-                    out.extend(results.iter().cloned());
+        // the current values come first; a filter that matches nothing sends nothing
+        while let Ok(Some(Ok(e))) = tokio::time::timeout(INQUIRY_WINDOW, w.next()).await {
+            let mine = e
+                .key
+                .strip_prefix(&format!(
+                    "{}.{}",
+                    key_part(partner),
+                    key_part(number.trim())
+                ))
+                .is_some_and(|rest| rest.starts_with(&own));
+            if e.operation == kv::Operation::Put && !mine {
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&e.value) {
+                    out.push(v);
                 }
+            }
+            if e.delta == 0 {
+                break;
             }
         }
         out
-    }
-
-    /// Answers an inquiry of another instance with this instance's results.
-    pub async fn answer_inquiry(&self, reply: async_nats::Subject, results: serde_json::Value) {
-        let body = serde_json::json!({ "instance": self.instance, "results": results });
-        if let Ok(payload) = serde_json::to_vec(&body) {
-            let _ = self.client.publish(reply, payload.into()).await;
-        }
     }
 
     /// Removes a decided item from its queue (a vendor's decision settles it).

@@ -455,6 +455,75 @@ pub struct PaInquiry {
     pub attachments: Vec<super::attachments::AttachmentInfo>,
 }
 
+/// One PA request as PA inquiry shows it (by its `pa_status` id), with its partner, its
+/// `updated_at` and every number an inquiry finds it by (BHT03, tracking number,
+/// certification number, the authorization numbers the gateway issued).
+pub fn inquiry_by_id(
+    conn: &Connection,
+    pa_id: i64,
+) -> Result<Option<(String, i64, Vec<String>, PaInquiry)>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT partner, updated_at, bht03, trn, vendor, pa_type, status, certification,
+                effective, expires, reason, message
+             FROM pa_status WHERE id = ?1",
+            params![pa_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    PaInquiry {
+                        bht03: r.get(2)?,
+                        tracking: r.get(3)?,
+                        vendor: r.get(4)?,
+                        pa_type: r.get(5)?,
+                        status: r.get(6)?,
+                        certification: r.get(7)?,
+                        effective: r.get(8)?,
+                        expires: r.get(9)?,
+                        reason: r.get(10)?,
+                        message: r.get(11)?,
+                        history: Vec::new(),
+                        attachments: Vec::new(),
+                    },
+                ))
+            },
+        )
+        .optional()?;
+    let Some((partner, updated_at, mut p)) = row else {
+        return Ok(None);
+    };
+    let mut h = conn
+        .prepare_cached("SELECT at, event, detail FROM pa_history WHERE pa_id = ?1 ORDER BY id")?;
+    let steps = h.query_map(params![pa_id], |r| {
+        Ok(HistoryStep {
+            at_ms: r.get(0)?,
+            event: r.get(1)?,
+            detail: r.get(2)?,
+        })
+    })?;
+    for s in steps {
+        p.history.push(s?);
+    }
+    p.attachments = super::attachments::of_pa(conn, pa_id)?;
+    let mut numbers: Vec<String> = [
+        Some(p.bht03.clone()),
+        p.tracking.clone(),
+        p.certification.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut st = conn.prepare_cached("SELECT number FROM pa_numbers WHERE pa_id = ?1")?;
+    for n in st.query_map(params![pa_id], |r| r.get::<_, String>(0))? {
+        numbers.push(n?);
+    }
+    numbers.retain(|n| !n.trim().is_empty());
+    numbers.sort();
+    numbers.dedup();
+    Ok(Some((partner, updated_at, numbers, p)))
+}
+
 /// The PA requests of `partner` whose tracking number (TRN02), BHT03 or certification
 /// number is `number`, whichever vendor decided them.
 pub fn inquire(

@@ -31,7 +31,8 @@
 //! gives its key back); acknowledgment control numbers come from a block reserved in
 //! the cluster; and, after step 5, the ready items are published to the queue stream
 //! (`Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]`) and their stream sequences
-//! recorded in `nats_published`.
+//! recorded in `nats_published`, and the PA statuses that changed are put in the
+//! cluster's KV bucket (`nats_pa` remembers what was put).
 //!
 //! An interchange the TA1 rejects gets only its TA1, and nothing of it is routed. A
 //! file with no interchange, or over the limits, gets a rejection note in the outbox.
@@ -238,7 +239,14 @@ impl Pipeline {
                 queue_id INTEGER PRIMARY KEY REFERENCES queue(id),
                 seq INTEGER NOT NULL,
                 msg_id TEXT NOT NULL
-            );",
+            );
+            CREATE TABLE IF NOT EXISTS nats_pa (
+                pa_id INTEGER PRIMARY KEY,
+                updated_at INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                keys TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS nats_pa_status_updated ON pa_status(updated_at);",
         )?;
         self.nats = Some(nats);
         Ok(self)
@@ -278,6 +286,7 @@ impl Pipeline {
         }
         store::acks_written(&mut self.conn, &ids)?;
         self.publish_ready()?;
+        self.mirror_pa()?;
         Ok(ids.len())
     }
 
@@ -359,6 +368,61 @@ impl Pipeline {
         }
         if n > 0 {
             tracing::debug!(items = n, "queue items published");
+        }
+        Ok(n)
+    }
+
+    /// With the NATS store: puts the PA requests whose status changed since they were
+    /// last mirrored in the cluster's KV bucket (one key per number they are found by),
+    /// so a PA inquiry through any instance finds them, even with this one down. Looks
+    /// at the rows changed in the last minute (a decision commits beside the pipeline)
+    /// and skips those mirrored as they are.
+    fn mirror_pa(&mut self) -> Result<usize, PipelineError> {
+        let Some(nats) = self.nats.clone() else {
+            return Ok(0);
+        };
+        let mark: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(updated_at), 0) FROM nats_pa",
+            [],
+            |r| r.get(0),
+        )?;
+        let changed: Vec<(i64, Option<String>)> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT p.id, m.keys FROM pa_status p LEFT JOIN nats_pa m ON m.pa_id = p.id
+                 WHERE p.updated_at >= ?1 - 60000
+                   AND (m.pa_id IS NULL OR m.updated_at != p.updated_at OR m.status != p.status)
+                 ORDER BY p.id",
+            )?;
+            let rows = st.query_map(params![mark], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let n = changed.len();
+        for (id, old) in changed {
+            let Some((partner, updated_at, numbers, inquiry)) =
+                super::pa::inquiry_by_id(&self.conn, id)?
+            else {
+                continue;
+            };
+            let keys = nats.pa_keys(&partner, &numbers, id);
+            let old: Vec<String> = old
+                .and_then(|o| serde_json::from_str(&o).ok())
+                .unwrap_or_default();
+            let stale: Vec<String> = old.into_iter().filter(|k| !keys.contains(k)).collect();
+            let mut value = serde_json::to_value(&inquiry).unwrap_or_default();
+            if let Some(o) = value.as_object_mut() {
+                o.insert("instance".into(), nats.instance().into());
+            }
+            nats.block_on(nats.put_pa(&keys, &stale, &value))?;
+            self.conn.execute(
+                "INSERT OR REPLACE INTO nats_pa (pa_id, updated_at, status, keys)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    id,
+                    updated_at,
+                    inquiry.status,
+                    serde_json::to_string(&keys).unwrap_or_default()
+                ],
+            )?;
         }
         Ok(n)
     }
