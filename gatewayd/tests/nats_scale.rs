@@ -335,7 +335,7 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
     }
     // PA status lives in KV too: with the gateway that took the shared request gone,
     // the other still answers its partner's inquiry (after the mirror caught up)
-    let a_took_it = sa.get("accepted").is_some();
+    let a_took_it = sa.contains_key("accepted");
     let (gone, alive) = if a_took_it {
         (&mut a, &b)
     } else {

@@ -455,13 +455,22 @@ pub struct PaInquiry {
     pub attachments: Vec<super::attachments::AttachmentInfo>,
 }
 
-/// One PA request as PA inquiry shows it (by its `pa_status` id), with its partner, its
-/// `updated_at` and every number an inquiry finds it by (BHT03, tracking number,
-/// certification number, the authorization numbers the gateway issued).
-pub fn inquiry_by_id(
-    conn: &Connection,
-    pa_id: i64,
-) -> Result<Option<(String, i64, Vec<String>, PaInquiry)>, StoreError> {
+/// One PA request as PA inquiry shows it, with what a copy of it elsewhere needs.
+#[derive(Debug, Clone)]
+pub struct PaSnapshot {
+    /// The partner that sent it.
+    pub partner: String,
+    /// When its status last changed (ms since 1970).
+    pub updated_at: i64,
+    /// Every number an inquiry finds it by (BHT03, tracking number, certification
+    /// number, the authorization numbers the gateway issued), sorted.
+    pub numbers: Vec<String>,
+    /// What PA inquiry shows.
+    pub inquiry: PaInquiry,
+}
+
+/// A PA request by its `pa_status` id (see [`PaSnapshot`]).
+pub fn inquiry_by_id(conn: &Connection, pa_id: i64) -> Result<Option<PaSnapshot>, StoreError> {
     let row = conn
         .query_row(
             "SELECT partner, updated_at, bht03, trn, vendor, pa_type, status, certification,
@@ -521,7 +530,12 @@ pub fn inquiry_by_id(
     numbers.retain(|n| !n.trim().is_empty());
     numbers.sort();
     numbers.dedup();
-    Ok(Some((partner, updated_at, numbers, p)))
+    Ok(Some(PaSnapshot {
+        partner,
+        updated_at,
+        numbers,
+        inquiry: p,
+    }))
 }
 
 /// The PA requests of `partner` whose tracking number (TRN02), BHT03 or certification

@@ -398,8 +398,12 @@ impl Pipeline {
         };
         let n = changed.len();
         for (id, old) in changed {
-            let Some((partner, updated_at, numbers, inquiry)) =
-                super::pa::inquiry_by_id(&self.conn, id)?
+            let Some(super::pa::PaSnapshot {
+                partner,
+                updated_at,
+                numbers,
+                inquiry,
+            }) = super::pa::inquiry_by_id(&self.conn, id)?
             else {
                 continue;
             };
