@@ -94,9 +94,6 @@ pub struct ForwardedDecision {
     pub request: serde_json::Value,
 }
 
-/// How long a PA inquiry waits for the KV bucket's answer.
-pub const INQUIRY_WINDOW: Duration = Duration::from_millis(400);
-
 /// What the owning instance answered.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ForwardedAnswer {
@@ -210,6 +207,9 @@ impl std::fmt::Debug for Nats {
             .finish()
     }
 }
+
+/// The acknowledgment interchange control number's counter (store and KV).
+pub const ACK_CONTROL: &str = "ack_control";
 
 /// The file under the data dir that keeps a generated instance name.
 pub const INSTANCE_FILE: &str = "instance-id";
@@ -494,11 +494,17 @@ impl Nats {
         Ok(())
     }
 
-    /// Takes the next `n` numbers of the counter `key` (1..=999,999,999, wrapping) with
-    /// compare-and-set on its revision; returns the first and the last.
-    pub async fn reserve(&self, key: &str, n: u64) -> Result<(u64, u64), NatsError> {
-        const MAX: u64 = 999_999_999;
-        let n = n.clamp(1, MAX / 2);
+    /// Takes the next `n` numbers of the counter `key`, above `floor` too (the values a
+    /// store used before it joined the cluster), with compare-and-set on the revision;
+    /// returns the first and the last. The acknowledgment control number wraps after
+    /// 999,999,999 (ISA13 has nine digits); the other counters do not.
+    pub async fn reserve(&self, key: &str, n: u64, floor: u64) -> Result<(u64, u64), NatsError> {
+        let max: u64 = if key == ACK_CONTROL {
+            999_999_999
+        } else {
+            u64::MAX / 4
+        };
+        let n = n.clamp(1, max / 2);
         let mut last = String::new();
         for _ in 0..200 {
             let entry = self.counters.entry(key).await.map_err(call("counter"))?;
@@ -512,7 +518,8 @@ impl Nats {
                 ),
                 _ => (0, None),
             };
-            let first = if cur + n > MAX { 1 } else { cur + 1 };
+            let base = cur.max(floor);
+            let first = if base + n > max { 1 } else { base + 1 };
             let end = first + n - 1;
             let value: bytes::Bytes = end.to_string().into();
             let done = match revision {
@@ -543,12 +550,26 @@ impl Nats {
 
     /// Makes sure the local store has at least `need` acknowledgment control numbers
     /// left in a block this instance reserved in the cluster (so two instances never
-    /// send the same ISA13): `counters` rows `ack_control` (the last used) and
-    /// `ack_control_end` (the block's last). A block is at least 1,000 numbers; what is
-    /// left of the old one is skipped. Blocking: the pipeline thread, or a blocking task.
+    /// send the same ISA13); see [`Nats::ensure_numbers`].
     pub fn ensure_ack_numbers(
         &self,
         conn: &rusqlite::Connection,
+        need: u64,
+    ) -> Result<(), NatsError> {
+        self.ensure_numbers(conn, ACK_CONTROL, need)
+    }
+
+    /// Makes sure the local counter `counter` (a row of the store's `counters`: the last
+    /// value used) has at least `need` values left in a block this instance reserved in
+    /// the cluster (KV `<prefix>_counters`, key `counter`); the block's last value is
+    /// the row `<counter>_end`. A block is at least 1,000 values; what is left of the old
+    /// one is skipped. The gateway's counters (acknowledgment control numbers, pharmacy
+    /// authorization numbers, payer claim control numbers) so never give two instances
+    /// the same value. Blocking: the pipeline thread, or a blocking task.
+    pub fn ensure_numbers(
+        &self,
+        conn: &rusqlite::Connection,
+        counter: &str,
         need: u64,
     ) -> Result<(), NatsError> {
         let read = |name: &str| -> Option<u64> {
@@ -558,16 +579,18 @@ impl Nats {
             .ok()
             .map(|v| v.max(0) as u64)
         };
-        let cur = read("ack_control").unwrap_or(0);
-        if let Some(end) = read("ack_control_end") {
-            if end >= cur && end - cur >= need {
-                return Ok(());
-            }
-        }
-        let (first, end) = self.block_on(self.reserve("ack_control", need.max(1_000)))?;
+        let end_row = format!("{counter}_end");
+        let cur = read(counter).unwrap_or(0);
+        let floor = match read(&end_row) {
+            Some(end) if end >= cur && end - cur >= need => return Ok(()),
+            Some(_) => 0,
+            // the first block: above what this store numbered on its own
+            None => cur,
+        };
+        let (first, end) = self.block_on(self.reserve(counter, need.max(1_000), floor))?;
         let store = |e: rusqlite::Error| NatsError::Io(std::io::Error::other(e.to_string()));
         let tx = conn.unchecked_transaction().map_err(store)?;
-        for (name, value) in [("ack_control", first - 1), ("ack_control_end", end)] {
+        for (name, value) in [(counter, first - 1), (end_row.as_str(), end)] {
             tx.execute(
                 "INSERT INTO counters (name, value) VALUES (?1, ?2)
                  ON CONFLICT(name) DO UPDATE SET value = excluded.value",
@@ -576,7 +599,7 @@ impl Nats {
             .map_err(store)?;
         }
         tx.commit().map_err(store)?;
-        tracing::info!(first, end, "acknowledgment control numbers reserved");
+        tracing::info!(counter, first, end, "numbers reserved");
         Ok(())
     }
 
@@ -1021,31 +1044,41 @@ impl Nats {
     }
 
     /// The PA requests of `partner` found by `number` that other instances took, from
-    /// KV (so an instance that is down is still answered for).
+    /// KV (so an instance that is down is still answered for): the bucket's subjects
+    /// under `partner.number.` first, then the value of each.
     pub async fn pa_lookup(&self, partner: &str, number: &str) -> Vec<serde_json::Value> {
-        let filter = format!("{}.{}.>", key_part(partner), key_part(number.trim()));
-        let own = format!(".{}.", key_part(&self.instance));
-        let Ok(mut w) = self.pa.watch_with_history(&filter).await else {
-            return Vec::new();
+        let head = format!("{}.{}.", key_part(partner), key_part(number.trim()));
+        let own = format!("{head}{}.", key_part(&self.instance));
+        let prefix = format!("{}.", self.pa.prefix.trim_end_matches('.'));
+        let keys: Vec<String> = match self
+            .pa
+            .stream
+            .info_with_subjects(format!("{prefix}{head}>"))
+            .await
+        {
+            Ok(mut subjects) => {
+                let mut keys = Vec::new();
+                while let Some(Ok((subject, _))) = subjects.next().await {
+                    if let Some(k) = subject.strip_prefix(&prefix) {
+                        if !k.starts_with(&own) {
+                            keys.push(k.to_string());
+                        }
+                    }
+                }
+                keys
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "pa lookup");
+                return Vec::new();
+            }
         };
         let mut out = Vec::new();
-        // the current values come first; a filter that matches nothing sends nothing
-        while let Ok(Some(Ok(e))) = tokio::time::timeout(INQUIRY_WINDOW, w.next()).await {
-            let mine = e
-                .key
-                .strip_prefix(&format!(
-                    "{}.{}",
-                    key_part(partner),
-                    key_part(number.trim())
-                ))
-                .is_some_and(|rest| rest.starts_with(&own));
-            if e.operation == kv::Operation::Put && !mine {
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&e.value) {
+        for k in keys {
+            // a deleted key has no value
+            if let Ok(Some(v)) = self.pa.get(k).await {
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&v) {
                     out.push(v);
                 }
-            }
-            if e.delta == 0 {
-                break;
             }
         }
         out

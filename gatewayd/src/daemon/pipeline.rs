@@ -534,9 +534,17 @@ impl Pipeline {
             return self.reject_file(file, &why);
         }
         if let Some(n) = &self.nats {
-            // enough acknowledgment numbers of this instance's block for the whole file
-            // (TA1, 999s, 277CAs, the gateway's own 278 answers)
+            // enough numbers of this instance's blocks for the whole file: acknowledgment
+            // control numbers (TA1, 999s, 277CAs, the gateway's own 278 answers),
+            // pharmacy authorization numbers (a few per 278 set at most), payer claim
+            // control numbers (a claim takes more than 150 bytes)
             n.ensure_ack_numbers(&self.conn, 4 * sets + 8 * interchanges + 64)?;
+            n.ensure_numbers(&self.conn, "pa_authorization", 4 * sets + 64)?;
+            n.ensure_numbers(
+                &self.conn,
+                claimack::COUNTER,
+                (file.size.max(0) as u64) / 150 + 64,
+            )?;
         }
 
         let tables = self.tables.clone();
