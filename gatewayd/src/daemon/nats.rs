@@ -12,7 +12,7 @@
 //! | vendor queues | one work-queue stream `<PREFIX>_QUEUE`, subject `<prefix>.queue.<vendor>`, one durable pull consumer per vendor; `Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]` | a republish after a crash inside the duplicate window is dropped by the server; vendors dedupe by the item's `msg_id` beyond it |
 //! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
 //! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests |
-//! | acknowledgment numbers | KV `<prefix>_counters`, blocks of 1,000 with compare-and-set (`update` on the revision) | no two instances send the same ISA13 |
+//! | numbers the gateway issues | KV `<prefix>_counters`: acknowledgment control numbers, pharmacy authorization numbers, payer claim control numbers, in blocks taken with compare-and-set (`update` on the revision) | no two instances send the same ISA13 or issue the same number |
 //! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item | a vendor decides through any instance |
 //! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
 //!
