@@ -26,9 +26,9 @@
 //! | [`sftp`] | `gatewayd sftp-setup`: sshd `Match` blocks and commands for chrooted partner users |
 //!
 //! With `store = "nats"` the gateway is one of several sharing a NATS JetStream
-//! cluster: raw files, the duplicate check, the vendor queues and the acknowledgment
-//! numbering are the cluster's (see [`nats`]); the SQLite store in the data dir stays
-//! the instance's working store.
+//! cluster: raw files, the duplicate check, the vendor queues, PA status and the
+//! numbers the gateway issues are the cluster's (see [`nats`]); the SQLite store in the
+//! data dir stays the instance's working store.
 //!
 //! One thread runs the pipeline (inbox events from `notify` plus a periodic rescan);
 //! a tokio runtime serves HTTP. SIGTERM (or Ctrl-C) stops taking files, lets the file
