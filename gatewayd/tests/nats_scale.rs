@@ -432,3 +432,61 @@ fn gateway_kill_9_mid_publish_loses_and_repeats_nothing() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_last_lease_that_runs_out_goes_to_the_dead_letters() {
+    if binary_or_skip("a_last_lease_that_runs_out_goes_to_the_dead_letters").is_none() {
+        return;
+    }
+    let dir = temp_dir("nats-dead");
+    let server = NatsServer::start(&dir.join("nats"));
+    let port = free_port();
+    let mut text = config_text(&dir, port, "[[partner]]\nid = \"demo\"\n");
+    text.insert_str(0, "store = \"nats\"\n");
+    text.push_str(&format!(
+        "[nats]\nservers = [{:?}]\nprefix = \"t\"\nack_wait_seconds = 1\nmax_deliver = 2\n",
+        server.url()
+    ));
+    let d = Daemon::start_config(&dir, &text, port, None);
+    let data = std::fs::read(repo().join("fixtures/routing/ex03-pcs.x12")).unwrap();
+    drop_file(&d.inbox("demo"), "pcs.x12", &data);
+    settle(&d, 1, 60);
+    let lease = |d: &Daemon| -> Vec<Value> {
+        let (s, r) = d.post(
+            "/v1/queues/liberty/lease",
+            Some(&token("liberty")),
+            json!({}),
+        );
+        assert_eq!(s, 200, "{r}");
+        r["items"].as_array().cloned().unwrap_or_default()
+    };
+    // two deliveries, each lease left to run out
+    let mut attempts = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while attempts.len() < 2 {
+        for it in lease(&d) {
+            attempts.push(it["attempts"].as_i64().unwrap());
+        }
+        assert!(Instant::now() < deadline, "deliveries: {attempts:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(attempts, vec![1, 2]);
+    // after the last one runs out, the server's advisory moves the item to the dead
+    // letters: never delivered again, counted as dead
+    let series = "gatewayd_queue_depth{vendor=\"liberty\",state=\"dead\"}";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while d.metric(series) < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "no dead letter:\n{}",
+            d.log_text()
+        );
+        assert!(lease(&d).is_empty(), "delivered a third time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(lease(&d).is_empty());
+    assert!(d.log_text().contains("moved to the dead letters"));
+    drop(d);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
