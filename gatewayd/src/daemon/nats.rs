@@ -44,9 +44,9 @@ pub enum NatsError {
     /// A local file could not be read or written.
     #[error("nats: {0}")]
     Io(#[from] std::io::Error),
-    /// A message in a queue is not an item this gateway wrote.
-    #[error("nats: queue message {0} is not a gateway item")]
-    BadItem(u64),
+    /// The local store failed while recording what the cluster gave.
+    #[error("nats: local store: {0}")]
+    Store(#[from] rusqlite::Error),
 }
 
 fn call<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> NatsError {
@@ -588,17 +588,15 @@ impl Nats {
             None => cur,
         };
         let (first, end) = self.block_on(self.reserve(counter, need.max(1_000), floor))?;
-        let store = |e: rusqlite::Error| NatsError::Io(std::io::Error::other(e.to_string()));
-        let tx = conn.unchecked_transaction().map_err(store)?;
+        let tx = conn.unchecked_transaction()?;
         for (name, value) in [(counter, first - 1), (end_row.as_str(), end)] {
             tx.execute(
                 "INSERT INTO counters (name, value) VALUES (?1, ?2)
                  ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                 rusqlite::params![name, value as i64],
-            )
-            .map_err(store)?;
+            )?;
         }
-        tx.commit().map_err(store)?;
+        tx.commit()?;
         tracing::info!(counter, first, end, "numbers reserved");
         Ok(())
     }
