@@ -64,13 +64,25 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts a single server with JetStream in `dir`.
+    /// Starts a single server with JetStream in `dir` and waits until it is healthy
+    /// (on other ports again when one it picked was taken meanwhile).
     pub fn start(dir: &Path) -> NatsServer {
-        NatsServer::start_node(dir, "n1", None)
+        let mut attempt = 0;
+        loop {
+            let mut s = NatsServer::start_node(dir, "n1", None);
+            match s.try_wait_ready(true) {
+                Ok(()) => return s,
+                Err(e) if attempt < 2 => {
+                    eprintln!("nats-server did not start, trying other ports: {e}");
+                    attempt += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
-    /// Starts one node; `cluster` = (this node's cluster port, every node's cluster
-    /// port) makes it a member of cluster `ncx12`.
+    /// Starts one node (without waiting for it); `cluster` = (this node's cluster port,
+    /// every node's cluster port) makes it a member of cluster `ncx12`.
     pub fn start_node(dir: &Path, name: &str, cluster: Option<(u16, &[u16])>) -> NatsServer {
         let bin = require();
         std::fs::create_dir_all(dir).unwrap();
@@ -103,9 +115,6 @@ impl NatsServer {
             conf: path,
         };
         s.spawn();
-        if cluster.is_none() {
-            s.wait_ready(true);
-        }
         s
     }
 
@@ -128,6 +137,13 @@ impl NatsServer {
 
     /// Waits until the monitoring port says healthy (`js` = JetStream too).
     pub fn wait_ready(&mut self, js: bool) {
+        if let Err(e) = self.try_wait_ready(js) {
+            panic!("{e}");
+        }
+    }
+
+    /// Waits until the monitoring port says healthy; why not, when it is not.
+    pub fn try_wait_ready(&mut self, js: bool) -> Result<(), String> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(2)))
@@ -145,22 +161,24 @@ impl NatsServer {
         loop {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    panic!(
+                    self.child = None;
+                    return Err(format!(
                         "nats-server exited with {status}:\n{}",
                         std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
-                    );
+                    ));
                 }
             }
             if let Ok(r) = agent.get(&url).call() {
                 if r.status() == 200 {
-                    return;
+                    return Ok(());
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "nats-server not healthy in time:\n{}",
-                std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
-            );
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "nats-server not healthy in time:\n{}",
+                    std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
