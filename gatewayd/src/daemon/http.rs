@@ -50,6 +50,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Wakes the pipeline thread (it writes recorded 278 responses to the outboxes).
     pub wake: Mutex<std::sync::mpsc::Sender<()>>,
+    /// Real-time requests waiting for their file's outcome.
+    pub completions: Arc<super::realtime::Completions>,
 }
 
 /// The longest lease a vendor may ask for (seconds).
@@ -88,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
             "/v1/queues/{vendor}/attachments/{id}",
             get(vendor_attachment),
         )
+        .merge(super::realtime::routes(&state.cfg))
         .with_state(state)
 }
 
@@ -101,7 +104,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError(status, message.into())
 }
 
@@ -179,7 +182,7 @@ fn vendor_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 /// The partner whose token this is.
-fn partner_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(super) fn partner_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     let hash = bearer_hash(headers)?;
     st.cfg
         .partners

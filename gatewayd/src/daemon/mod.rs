@@ -21,6 +21,8 @@
 //! | [`queue`] | leasing, ack and nack |
 //! | [`pa`] | vendor decisions, 278 responses, the PA index, PA inquiry |
 //! | [`http`] | the HTTP API (axum) |
+//! | [`realtime`] | real-time 278: CAQH CORE SOAP 1.2 and multipart envelopes, plain X12 POST |
+//! | [`tls`] | HTTPS (rustls) and `gatewayd dev-cert` |
 //! | [`metrics`] | Prometheus counters |
 //! | [`sftp`] | `gatewayd sftp-setup`: sshd `Match` blocks and commands for chrooted partner users |
 //!
@@ -44,8 +46,10 @@ pub mod outbox;
 pub mod pa;
 pub mod pipeline;
 pub mod queue;
+pub mod realtime;
 pub mod sftp;
 pub mod store;
+pub mod tls;
 
 use config::Config;
 use metrics::Metrics;
@@ -92,6 +96,9 @@ pub enum DaemonError {
     /// The pipeline thread died.
     #[error("the pipeline thread stopped unexpectedly")]
     PipelineThread,
+    /// HTTPS could not start (certificate, key, address).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 fn dir(path: &std::path::Path) -> Result<(), DaemonError> {
@@ -125,7 +132,12 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         })?;
     }
     let metrics = Arc::new(Metrics::default());
-    let pipeline = Pipeline::new(cfg.clone(), metrics.clone())?;
+    let mut pipeline = Pipeline::new(cfg.clone(), metrics.clone())?;
+    let completions = Arc::new(realtime::Completions::default());
+    {
+        let c = completions.clone();
+        pipeline.set_on_done(Arc::new(move |file| c.done(file)));
+    }
     let api_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
     let checkpoint_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
     let ready = Arc::new(AtomicBool::new(false));
@@ -166,8 +178,13 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         metrics,
         ready: ready.clone(),
         wake: Mutex::new(wake_tx.clone()),
+        completions,
     });
     let app = http::router(state);
+    let https = match &cfg.tls {
+        Some(t) => Some(rt.block_on(tls::serve(t, app.clone()))?),
+        None => None,
+    };
     let served = {
         let (stop, ready) = (stop.clone(), ready.clone());
         rt.block_on(async move {
@@ -177,6 +194,9 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
                     tracing::info!("stopping: no new files; finishing the one in flight");
                     stop.store(true, Ordering::SeqCst);
                     ready.store(false, Ordering::SeqCst);
+                    if let Some(h) = &https {
+                        h.graceful_shutdown(Some(Duration::from_secs(2)));
+                    }
                     let _ = wake_tx.send(());
                 })
                 .await

@@ -115,6 +115,8 @@ pub struct Pipeline {
     cfg: Arc<Config>,
     tables: Arc<Tables>,
     metrics: Arc<Metrics>,
+    /// Told each file id the pipeline finished (real-time requests wait on it).
+    on_done: Option<Arc<dyn Fn(i64) + Send + Sync>>,
 }
 
 /// What validation and routing read: loaded once.
@@ -205,7 +207,21 @@ impl Pipeline {
                 criteria,
             }),
             metrics,
+            on_done: None,
         })
+    }
+
+    /// Calls `f` with the id of every file finished from now on (processed to the end
+    /// or rejected), right after its outcome is committed and its acknowledgments are
+    /// in the outbox.
+    pub fn set_on_done(&mut self, f: Arc<dyn Fn(i64) + Send + Sync>) {
+        self.on_done = Some(f);
+    }
+
+    fn done(&self, file: i64) {
+        if let Some(f) = &self.on_done {
+            f(file);
+        }
     }
 
     /// The pipeline's connection (the inbox scanner records files through it).
@@ -281,6 +297,7 @@ impl Pipeline {
         self.metrics.file_rejected();
         tracing::info!(file = file.id, partner = %file.partner, "file rejected");
         self.flush_acks()?;
+        self.done(file.id);
         Ok(())
     }
 
@@ -379,6 +396,7 @@ impl Pipeline {
             interchanges = seq,
             "file processed"
         );
+        self.done(file.id);
         Ok(())
     }
 
