@@ -100,6 +100,12 @@ impl Daemon {
     pub fn start_on(dir: &Path, extra: &str, port: u16) -> Daemon {
         let cfg = dir.join("gatewayd.toml");
         std::fs::write(&cfg, config_text(dir, port, extra)).unwrap();
+        Daemon::start_config(dir, &cfg, port)
+    }
+
+    /// Starts the binary with the config file `cfg` (HTTP on `port`) and waits until
+    /// /readyz answers.
+    pub fn start_config(dir: &Path, cfg: &Path, port: u16) -> Daemon {
         let log = dir.join("gatewayd.log");
         let logfile = std::fs::OpenOptions::new()
             .create(true)
@@ -109,7 +115,7 @@ impl Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_gatewayd"))
             .arg("serve")
             .arg("--config")
-            .arg(&cfg)
+            .arg(cfg)
             .env("GATEWAYD_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -273,7 +273,7 @@ pub fn is_xsd_datetime(s: &str) -> bool {
     {
         return false;
     }
-    let date = format!("{}", &s[0..4]) + &s[5..7] + &s[8..10];
+    let date = [&s[0..4], &s[5..7], &s[8..10]].concat();
     if !x12_core::datetime::is_valid_date(date.as_bytes())
         || num(11..13) > 23
         || num(14..16) > 59
@@ -291,7 +291,7 @@ pub fn is_xsd_datetime(s: &str) -> bool {
     }
     match rest {
         [] | [b'Z'] => true,
-        [sign, h1, h2, b':', m1, m2] if matches!(sign, b'+' | b'-') => {
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
             [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
                 && (h1 - b'0') * 10 + (h2 - b'0') <= 14
                 && (m1 - b'0') * 10 + (m2 - b'0') <= 59

@@ -386,7 +386,7 @@ fn outcome(
             }
         }
         let trn = rec.queued.iter().find_map(|q| q.2.clone());
-        let mut msg = format!("Pended for review: {}.", reviews.join(", "));
+        let mut msg = format!("Pended for review of {}.", reviews.join(", "));
         if let Some(t) = trn {
             msg.push_str(&format!(" PA inquiry by tracking number {t}."));
         }
