@@ -21,6 +21,10 @@ use x12_278::{Action, Decision, EventDecision};
 /// The header of `POST /v1/realtime/278` answers naming the payload's CORE type.
 pub const PAYLOAD_TYPE_HEADER: &str = "x-core-payload-type";
 
+/// The shortest time a request is given to be recorded and answered when the store is
+/// slow, whatever `realtime.answer_within_ms` says.
+pub const HARD_FLOOR: Duration = Duration::from_secs(5);
+
 /// Which envelope a request came in (and its answer goes out in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
@@ -219,6 +223,9 @@ async fn answer(
     let within = Duration::from_millis(st.cfg.realtime.answer_within_ms);
     let margin = (within / 4).min(Duration::from_secs(1));
     let deadline = started + within.saturating_sub(margin);
+    // past this, answer whatever the store is doing (a disk stalling on fsync); never
+    // less than HARD_FLOOR, so a short setting still leaves room to record the request
+    let hard = tokio::time::Instant::from_std(started + within.max(HARD_FLOOR));
     let (st2, p, x) = (st.clone(), partner.to_string(), x12.clone());
     let taken = tokio::task::spawn_blocking(move || {
         let db = st2
@@ -240,9 +247,17 @@ async fn answer(
             st2.completions.forget(f.id);
             Ok((f.id, None))
         }
-    })
-    .await
-    .map_err(|e| server_error("task", e))??;
+    });
+    let taken = tokio::time::timeout_at(hard, taken)
+        .await
+        .map_err(|_| {
+            tracing::warn!(partner = %partner, "real-time: the request was not recorded before the deadline");
+            CoreEnvelopeError::new(
+                CoreErrorCode::RequestTimedOut,
+                "the gateway could not confirm in time that it recorded the request; if it did, its acknowledgments will be in your outbox (the same interchange sent again gets TA1 025)",
+            )
+        })?
+        .map_err(|e| server_error("task", e))??;
     let (file, rx) = taken;
     st.metrics.file_received();
     wake(st);
@@ -260,9 +275,14 @@ async fn answer(
             .lock()
             .map_err(|_| server_error("store", "store lock poisoned"))?;
         outcome(&mut db, file, &p, &x12)
-    })
-    .await
-    .map_err(|e| server_error("task", e))?;
+    });
+    let out = match tokio::time::timeout_at(hard, out).await {
+        Ok(r) => r.map_err(|e| server_error("task", e))?,
+        Err(_) => Err(CoreEnvelopeError::new(
+            CoreErrorCode::RequestTimedOut,
+            format!("no answer in time; the request was kept (file {file}) and its acknowledgments will be in your outbox: do not send it again"),
+        )),
+    };
     // a recorded real-time A4 is written to the outbox by the pipeline thread
     wake(st);
     let ms = started.elapsed().as_millis() as u64;

@@ -35,7 +35,12 @@
 //! (pended) built from the request itself, the same answer a clearinghouse gets for a
 //! request forwarded to a reviewer; the file is still processed, and its TA1/999 and
 //! final 278 response go to the outbox and PA inquiry. A payload that cannot be
-//! answered that way gets `RequestTimedOut` (503), saying the request was kept.
+//! answered that way gets `RequestTimedOut` (503), saying the request was kept. When
+//! the store itself stalls (a disk slow to fsync, the pipeline holding the write lock
+//! for a very large interchange), the request gets `RequestTimedOut` at the deadline
+//! (never sooner than [`handler::HARD_FLOOR`]) rather than an answer later: whether it
+//! was recorded is then unknown to the client, and the same interchange sent again gets
+//! TA1 025 if it was.
 
 pub mod envelope;
 pub mod errors;
