@@ -326,8 +326,20 @@ fn soap_answers_each_outcome_synchronously() {
         a.text
     );
     assert!(a.field("Payload").contains("*R*025"), "{}", a.text);
+    // an interchange whose IEA02 differs from its ISA13: TA1 note 001, rejected
+    let broken = String::from_utf8(renumber(&read("fixtures/valid/278/pharmacy.x12"), 9107))
+        .unwrap()
+        .replace("IEA*1*000009107", "IEA*1*000009999");
+    let a = soap(&d, &fields(broken.as_bytes()));
+    assert_eq!(
+        a.summary(),
+        (200, "Success".into(), "X12_TA1_Response_00501X231A1".into()),
+        "{}",
+        a.text
+    );
+    assert!(a.field("Payload").contains("*R*001"), "{}", a.text);
     // every answer is an outbox file too
-    d.wait_files(7);
+    d.wait_files(8);
     let out = outbox_files(&d.outbox("demo"));
     assert!(
         out.keys().filter(|k| k.starts_with("278-")).count() >= 5,

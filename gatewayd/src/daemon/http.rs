@@ -91,7 +91,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
             "/v1/queues/{vendor}/attachments/{id}",
             get(vendor_attachment),
         )
-        .merge(super::realtime::routes(&state.cfg))
+        .merge(super::realtime::routes())
         .with_state(state)
 }
 

@@ -106,7 +106,7 @@ impl Completions {
 
 /// The real-time routes (their bodies are read here, bounded by
 /// `realtime.max_body_bytes`).
-pub fn routes(_cfg: &super::config::Config) -> axum::Router<std::sync::Arc<super::http::AppState>> {
+pub fn routes() -> axum::Router<std::sync::Arc<super::http::AppState>> {
     use axum::routing::post;
     axum::Router::new()
         .route(SOAP_PATH, post(handler::soap))
