@@ -346,6 +346,12 @@ fn soap_answers_each_outcome_synchronously() {
         "{:?}",
         out.keys()
     );
+    // the answers are counted by payload type
+    assert_eq!(
+        d.metric("gatewayd_realtime_total{answer=\"X12_TA1_Response_00501X231A1\"}"),
+        2.0
+    );
+    assert!(d.metric("gatewayd_realtime_seconds_count") >= 8.0);
     // no PHI in the log: member ids, names, birth dates
     let log = d.log_text();
     for phi in ["901112233L", "CARRAWAY", "NCRT0001"] {

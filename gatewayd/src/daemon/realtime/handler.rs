@@ -37,11 +37,11 @@ pub async fn soap(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bod
     let started = Instant::now();
     let bytes = match read_body(&headers, body, st.cfg.realtime.max_body_bytes).await {
         Ok(b) => b,
-        Err(e) => return reply(Form::Soap, CoreResponse::error(None, &e)),
+        Err(e) => return reply(&st, started, Form::Soap, CoreResponse::error(None, &e)),
     };
     let req = match envelope::parse_soap(&bytes) {
         Ok(r) => r,
-        Err(e) => return reply(Form::Soap, CoreResponse::error(None, &e)),
+        Err(e) => return reply(&st, started, Form::Soap, CoreResponse::error(None, &e)),
     };
     enveloped(&st, req, started, Form::Soap).await
 }
@@ -55,7 +55,7 @@ pub async fn multipart(
     let started = Instant::now();
     let bytes = match read_body(&headers, body, st.cfg.realtime.max_body_bytes).await {
         Ok(b) => b,
-        Err(e) => return reply(Form::Multipart, CoreResponse::error(None, &e)),
+        Err(e) => return reply(&st, started, Form::Multipart, CoreResponse::error(None, &e)),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -63,7 +63,7 @@ pub async fn multipart(
         .unwrap_or("");
     let req = match multipart::parse_form(content_type, &bytes) {
         Ok(r) => r,
-        Err(e) => return reply(Form::Multipart, CoreResponse::error(None, &e)),
+        Err(e) => return reply(&st, started, Form::Multipart, CoreResponse::error(None, &e)),
     };
     enveloped(&st, req, started, Form::Multipart).await
 }
@@ -73,9 +73,16 @@ pub async fn raw(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body
     let started = Instant::now();
     let partner = match partner_of(&st, &headers) {
         Ok(p) => p,
-        Err(r) => return r.into_response(),
+        Err(r) => {
+            let seconds = started.elapsed().as_secs_f64();
+            st.metrics
+                .realtime(CoreErrorCode::UnAuthorized.as_str(), seconds);
+            return r.into_response();
+        }
     };
     let fail = |e: CoreEnvelopeError| {
+        st.metrics
+            .realtime(e.code.as_str(), started.elapsed().as_secs_f64());
         let status =
             StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (
@@ -98,6 +105,8 @@ pub async fn raw(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body
     }
     match answer(&st, &partner, x12, "rt".into(), started).await {
         Ok((payload_type, body)) => {
+            st.metrics
+                .realtime(payload_type, started.elapsed().as_secs_f64());
             let mut r = (
                 [(
                     header::CONTENT_TYPE,
@@ -139,7 +148,13 @@ async fn read_body(
         .map_err(|_| too_large())
 }
 
-fn reply(form: Form, resp: CoreResponse) -> Response {
+fn reply(st: &AppState, started: Instant, form: Form, resp: CoreResponse) -> Response {
+    let answer = if resp.error_code == CoreErrorCode::Success {
+        resp.payload_type.as_str()
+    } else {
+        resp.error_code.as_str()
+    };
+    st.metrics.realtime(answer, started.elapsed().as_secs_f64());
     let status =
         StatusCode::from_u16(resp.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match form {
@@ -181,19 +196,22 @@ fn authenticate(st: &AppState, req: &CoreRequest) -> Result<String, CoreEnvelope
 async fn enveloped(st: &Arc<AppState>, req: CoreRequest, started: Instant, form: Form) -> Response {
     let partner = match authenticate(st, &req) {
         Ok(p) => p,
-        Err(e) => return reply(form, CoreResponse::error(Some(&req), &e)),
+        Err(e) => return reply(st, started, form, CoreResponse::error(Some(&req), &e)),
     };
     let checked = match req.check() {
         Ok(c) => c,
-        Err(e) => return reply(form, CoreResponse::error(Some(&req), &e)),
+        Err(e) => return reply(st, started, form, CoreResponse::error(Some(&req), &e)),
     };
     let prefix = format!("rt-{}", checked.payload_id.to_ascii_lowercase());
     let x12 = Bytes::from(checked.payload.clone());
     match answer(st, &partner, x12, prefix, started).await {
-        Ok((payload_type, body)) => {
-            reply(form, CoreResponse::success(&checked, payload_type, body))
-        }
-        Err(e) => reply(form, CoreResponse::error(Some(&req), &e)),
+        Ok((payload_type, body)) => reply(
+            st,
+            started,
+            form,
+            CoreResponse::success(&checked, payload_type, body),
+        ),
+        Err(e) => reply(st, started, form, CoreResponse::error(Some(&req), &e)),
     }
 }
 
