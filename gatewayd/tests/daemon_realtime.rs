@@ -591,6 +591,7 @@ fn multipart_and_plain_x12() {
     assert!(h.contains("content-type: application/edi-x12"), "{h}");
     let (status, body) = curl(&["--data-binary", &at, &url]);
     assert_eq!(status, 401, "{body}");
+    assert!(body.contains("\"code\":\"UnAuthorized\""), "{body}");
     let (status, body) = curl(&["-H", &auth, "--data-binary", "not x12", &url]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("PayloadIllegal"), "{body}");

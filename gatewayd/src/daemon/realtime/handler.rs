@@ -71,15 +71,6 @@ pub async fn multipart(
 /// `POST /v1/realtime/278`: the body is the X12; the partner's bearer token.
 pub async fn raw(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let partner = match partner_of(&st, &headers) {
-        Ok(p) => p,
-        Err(r) => {
-            let seconds = started.elapsed().as_secs_f64();
-            st.metrics
-                .realtime(CoreErrorCode::UnAuthorized.as_str(), seconds);
-            return r.into_response();
-        }
-    };
     let fail = |e: CoreEnvelopeError| {
         st.metrics
             .realtime(e.code.as_str(), started.elapsed().as_secs_f64());
@@ -90,6 +81,12 @@ pub async fn raw(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body
             Json(serde_json::json!({ "error": e.message, "code": e.code.as_str() })),
         )
             .into_response()
+    };
+    let Ok(partner) = partner_of(&st, &headers) else {
+        return fail(CoreEnvelopeError::new(
+            CoreErrorCode::UnAuthorized,
+            "a partner's token is required: Authorization: Bearer TOKEN",
+        ));
     };
     let bytes = match read_body(&headers, body, st.cfg.realtime.max_body_bytes).await {
         Ok(b) => b,
