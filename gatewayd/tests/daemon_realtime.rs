@@ -726,3 +726,62 @@ fn start_with_http_keys(dir: &Path, extra: &str) -> Daemon {
     std::fs::write(&cfg, text).unwrap();
     Daemon::start_config(dir, &cfg, port)
 }
+
+#[test]
+fn a_real_time_request_goes_before_a_queue_of_batches() {
+    let dir = temp_dir("rt-first");
+    // batches of 278 requests, in the inbox before the daemon starts, so its first scan
+    // lists them all
+    let files = 8;
+    let batches: Vec<Vec<u8>> = (0..files)
+        .map(|i| {
+            let o = fixtures::generate::Options::new(fixtures::generate::Kind::Request278, 300_000)
+                .with_seed(40 + i);
+            renumber(
+                &fixtures::generate::generate_to_vec(&o),
+                9600 + i as u32 * 10,
+            )
+        })
+        .collect();
+    let inbox = dir.join("var/partners/demo/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for (i, data) in batches.iter().enumerate() {
+        drop_file(&inbox, &format!("batch-{i}.x12"), data);
+    }
+    let d = Daemon::start(&dir, &config(""));
+    // wait until the pipeline works on the first of them
+    let db = d.db();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db
+        .query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "no batch taken");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let a = soap(
+        &d,
+        &fields(&renumber(&read("fixtures/valid/278/pharmacy.x12"), 9701)),
+    );
+    assert!(
+        hcr(&a.field("Payload"))
+            .iter()
+            .any(|s| s.starts_with("HCR*A1*")),
+        "{}",
+        a.text
+    );
+    // answered while batches were still waiting (in the inbox or received)
+    let finished: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM files WHERE name LIKE 'batch-%' AND state != 'received'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        finished <= files as i64 / 2,
+        "the real-time request waited for the batches ({finished} of {files} finished)"
+    );
+    d.wait_files(files as i64 + 1);
+}

@@ -56,6 +56,8 @@ pub fn scan_inbox(
         if stop() {
             break;
         }
+        // real-time requests recorded meanwhile go first
+        pipeline.process_urgent()?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || name.ends_with(".part") {
             continue;

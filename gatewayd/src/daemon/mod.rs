@@ -137,6 +137,7 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
     {
         let c = completions.clone();
         pipeline.set_on_done(Arc::new(move |file| c.done(file)));
+        pipeline.set_urgent(completions.urgent_flag());
     }
     let api_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
     let checkpoint_db = store::open(&cfg.data_dir.join(STORE_FILE))?;

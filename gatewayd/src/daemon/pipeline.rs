@@ -117,6 +117,8 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
     /// Told each file id the pipeline finished (real-time requests wait on it).
     on_done: Option<Arc<dyn Fn(i64) + Send + Sync>>,
+    /// Set when a real-time request was recorded: it is processed before the next file.
+    urgent: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What validation and routing read: loaded once.
@@ -208,7 +210,32 @@ impl Pipeline {
             }),
             metrics,
             on_done: None,
+            urgent: None,
         })
+    }
+
+    /// The flag real-time requests set once recorded: between files (inbox files,
+    /// unfinished files) the pipeline then processes the waiting real-time requests
+    /// first, so one waits for at most the file in progress.
+    pub fn set_urgent(&mut self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.urgent = Some(flag);
+    }
+
+    /// Processes the real-time requests waiting (files named `rt-*`) when the flag says
+    /// some arrived; returns the ids processed.
+    pub fn process_urgent(&mut self) -> Result<Vec<i64>, PipelineError> {
+        let due = self
+            .urgent
+            .as_ref()
+            .is_some_and(|f| f.swap(false, std::sync::atomic::Ordering::AcqRel));
+        if !due {
+            return Ok(Vec::new());
+        }
+        let files = store::unfinished_realtime(&self.conn)?;
+        for f in &files {
+            self.process_file(f)?;
+        }
+        Ok(files.iter().map(|f| f.id).collect())
     }
 
     /// Calls `f` with the id of every file finished from now on (processed to the end
@@ -265,9 +292,17 @@ impl Pipeline {
     pub fn process_pending(&mut self, stop: &dyn Fn() -> bool) -> Result<usize, PipelineError> {
         self.flush_acks()?;
         let mut n = 0;
+        let mut urgent = std::collections::HashSet::new();
         for f in store::unfinished_files(&self.conn)? {
             if stop() {
                 break;
+            }
+            for id in self.process_urgent()? {
+                urgent.insert(id);
+                n += 1;
+            }
+            if urgent.contains(&f.id) {
+                continue;
             }
             self.process_file(&f)?;
             n += 1;

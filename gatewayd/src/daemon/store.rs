@@ -413,10 +413,19 @@ pub fn insert_file(conn: &Connection, f: &NewFile<'_>) -> Result<i64, StoreError
 
 /// Files received but not finished, oldest first.
 pub fn unfinished_files(conn: &Connection) -> Result<Vec<FileRow>, StoreError> {
-    let mut st = conn.prepare(
+    unfinished(conn, "")
+}
+
+/// Real-time requests received but not finished (files named `rt-*`), oldest first.
+pub fn unfinished_realtime(conn: &Connection) -> Result<Vec<FileRow>, StoreError> {
+    unfinished(conn, "AND name LIKE 'rt-%'")
+}
+
+fn unfinished(conn: &Connection, and: &str) -> Result<Vec<FileRow>, StoreError> {
+    let mut st = conn.prepare_cached(&format!(
         "SELECT id, partner, name, sha256, size, path, state, received_at FROM files
-         WHERE state = 'received' ORDER BY id",
-    )?;
+         WHERE state = 'received' {and} ORDER BY id"
+    ))?;
     let rows = st.query_map([], |r| {
         Ok(FileRow {
             id: r.get(0)?,

@@ -275,6 +275,7 @@ async fn answer(
         .map_err(|e| server_error("task", e))??;
     let (file, rx) = taken;
     st.metrics.file_received();
+    st.completions.recorded();
     wake(st);
     if let Some(rx) = rx {
         let until = tokio::time::Instant::from_std(deadline);

@@ -17,8 +17,10 @@
 //! fsynced copy, then the record), so nothing is lost and the duplicate check applies;
 //! the pipeline is woken and the handler waits for that file, through
 //! [`Completions`]: the pipeline thread reports every file it finishes, a waiting
-//! request gets a one-shot message. The answer is then read from what the pipeline
-//! recorded for the file:
+//! request gets a one-shot message. Real-time requests go first: once one is recorded, the
+//! pipeline takes it before its next file (inbox or unfinished), so it waits for at
+//! most the file in progress, not for a queue of batches. The answer is read from
+//! what the pipeline recorded for the file:
 //!
 //! | recorded | payload |
 //! |---|---|
@@ -48,7 +50,8 @@ pub mod handler;
 pub mod multipart;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 pub use errors::{CoreEnvelopeError, CoreErrorCode, Field};
@@ -65,9 +68,21 @@ pub const RAW_PATH: &str = "/v1/realtime/278";
 #[derive(Debug, Default)]
 pub struct Completions {
     waiting: Mutex<HashMap<i64, oneshot::Sender<()>>>,
+    urgent: Arc<AtomicBool>,
 }
 
 impl Completions {
+    /// The flag [`Completions::recorded`] sets; the pipeline processes waiting
+    /// real-time requests before its next file when it is set.
+    pub fn urgent_flag(&self) -> Arc<AtomicBool> {
+        self.urgent.clone()
+    }
+
+    /// A real-time request was recorded: the pipeline takes it before its next file.
+    pub fn recorded(&self) {
+        self.urgent.store(true, Ordering::Release);
+    }
+
     /// Registers interest in `file`; the receiver fires when the pipeline finishes it.
     /// Register before looking at the file's state, so a finish in between is seen.
     pub fn register(&self, file: i64) -> oneshot::Receiver<()> {
