@@ -238,9 +238,10 @@ impl Pipeline {
         Ok(files.iter().map(|f| f.id).collect())
     }
 
-    /// Calls `f` with the id of every file finished from now on (processed to the end
-    /// or rejected), right after its outcome is committed and its acknowledgments are
-    /// in the outbox.
+    /// Calls `f` with a file's id as soon as an outcome of it is durable: when the
+    /// transaction of each of its interchanges commits (its TA1/999 and the gateway's
+    /// answers are in the store; the outbox files follow), and when the file is
+    /// finished (processed to the end, or rejected).
     pub fn set_on_done(&mut self, f: Arc<dyn Fn(i64) + Send + Sync>) {
         self.on_done = Some(f);
     }
@@ -915,6 +916,9 @@ impl Pipeline {
             add_ack("278", name.clone(), body.clone())?;
         }
         conn.execute_batch("COMMIT")?;
+        // its outcome is durable: a real-time request waiting for it is answered now,
+        // while the outbox files are written
+        self.done(file.id);
         self.metrics.interchange(outcome);
         for (v, n) in &routed {
             self.metrics.routed(v, *n);

@@ -378,6 +378,11 @@ fn outcome(
         .map_err(|e| server_error("store", e))?
         .ok_or_else(|| server_error("store", "the received file is not recorded"))?;
     let concat = |v: &[Vec<u8>]| v.concat();
+    // an interchange's outcome is committed before its file is marked done
+    let decided = !rec.answers.is_empty()
+        || !rec.ta1.is_empty()
+        || !rec.a999.is_empty()
+        || !rec.queued.is_empty();
     match rec.state.as_str() {
         "rejected" => {
             return Err(CoreEnvelopeError::illegal(
@@ -385,7 +390,7 @@ fn outcome(
                 rec.note.unwrap_or_else(|| "the file was refused".into()),
             ))
         }
-        "received" => {
+        "received" if !decided => {
             let body = pended(
                 conn,
                 file,
