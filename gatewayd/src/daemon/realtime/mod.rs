@@ -20,10 +20,10 @@
 //! is committed (its TA1/999 and the gateway's answers durable in the store, the
 //! outbox files still being written) and again when it is finished; a waiting request
 //! gets a one-shot message at the first. A real-time payload is one interchange; with
-//! several, the answer covers those committed by then. Real-time requests go first: once one is recorded, the
-//! pipeline takes it before its next file (inbox or unfinished), so it waits for at
-//! most the file in progress, not for a queue of batches. The answer is read from
-//! what the pipeline recorded for the file:
+//! several, the answer covers those committed by then. Real-time requests go first:
+//! once one is recorded, the pipeline takes it before its next file (inbox or
+//! unfinished), so it waits for at most the file in progress, not for a queue of
+//! batches. The answer is read from what the pipeline recorded for the file:
 //!
 //! | recorded | payload |
 //! |---|---|
