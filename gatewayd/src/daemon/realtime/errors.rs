@@ -5,7 +5,8 @@
 //! <https://docslib.org/doc/4139640/caqh-core-connectivity-rule-vc2-2-0>) reports
 //! envelope problems in the response's `ErrorCode` / `ErrorMessage`, with the
 //! `PayloadType` `CoreEnvelopeError` (the same spelling the HHS CONNECT gateway uses in
-//! its `COREEnvelopeRealTimeResponse` error helper, github.com/CONNECT-Solution), and
+//! its `COREEnvelopeRealTimeResponse` error helper: <https://github.com/CONNECT-Solution/CONNECT>,
+//! `gov.hhs.fha.nhinc.corex12.docsubmission.realtime.Response.helper.ResponseHelper`), and
 //! `Success` / `None` when the envelope was processed. The rule names its codes after
 //! the field (`<Field>Required`, `<Field>Illegal`) plus `VersionMismatch` and
 //! `UnAuthorized`. The exact spellings below are the project's reading of that
