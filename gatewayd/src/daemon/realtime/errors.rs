@@ -1,8 +1,8 @@
 //! The envelope error codes of the real-time endpoints, in one table.
 //!
 //! CAQH CORE connectivity (Phase II, rule 270, "CAQH CORE Connectivity Rule vC2.2.0",
-//! public at <https://www.caqh.org/core/operating-rules> and mirrored at
-//! <https://docslib.org/doc/4139640/caqh-core-connectivity-rule-vc2-2-0>) reports
+//! mirrored at <https://docslib.org/doc/4139640/caqh-core-connectivity-rule-vc2-2-0>;
+//! CAQH's FAQ on it: <https://www.caqh.org/faq-page/520>) reports
 //! envelope problems in the response's `ErrorCode` / `ErrorMessage`, with the
 //! `PayloadType` `CoreEnvelopeError` (the same spelling the HHS CONNECT gateway uses in
 //! its `COREEnvelopeRealTimeResponse` error helper: <https://github.com/CONNECT-Solution/CONNECT>,
