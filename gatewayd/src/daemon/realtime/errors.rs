@@ -7,11 +7,10 @@
 //! `PayloadType` `CoreEnvelopeError` (the same spelling the HHS CONNECT gateway uses in
 //! its `COREEnvelopeRealTimeResponse` error helper: <https://github.com/CONNECT-Solution/CONNECT>,
 //! `gov.hhs.fha.nhinc.corex12.docsubmission.realtime.Response.helper.ResponseHelper`), and
-//! `Success` / `None` when the envelope was processed. The rule names its codes after
-//! the field (`<Field>Required`, `<Field>Illegal`) plus `VersionMismatch` and
-//! `UnAuthorized`. The exact spellings below are the project's reading of that
-//! pattern; a public copy of the complete list was not found, so they are kept here,
-//! in one table, easy to correct. The last rows (`EnvelopeMalformed`,
+//! `Success` / `None` when the envelope was processed. The codes below follow the
+//! field-named pattern (`<Field>Required`, `<Field>Illegal`, plus `VersionMismatch`
+//! and `UnAuthorized`); the rule's complete list could not be read in the public
+//! copies found, so the spellings are kept here, in one table, easy to correct. The last rows (`EnvelopeMalformed`,
 //! `PayloadTooLarge`, `ServerError`, `RequestTimedOut`) are this gateway's own.
 //!
 //! | code | HTTP | when |
