@@ -1,6 +1,7 @@
 //! The `gatewayd` daemon binary: `gatewayd [serve] [--config PATH]`, and
 //! `gatewayd sftp-setup [--config PATH] [--root /srv/sftp]` to print the OpenSSH setup
-//! of the partners' chrooted SFTP users.
+//! of the partners' chrooted SFTP users, and `gatewayd dev-cert --out DIR` to write a
+//! self-signed development certificate for HTTPS.
 //!
 //! With no config file it runs on the embedded defaults (data dir `./var`, partner
 //! `demo` with `./var/partners/demo/{inbox,outbox}`, the bundled contractor table,
@@ -47,6 +48,17 @@ enum Command {
         /// What to print: all, sshd (the sshd_config lines) or commands.
         #[arg(long, value_name = "PART", default_value = "all")]
         print: String,
+    },
+    /// Write a self-signed development certificate (DIR/cert.pem) and its key
+    /// (DIR/key.pem, mode 0600) for `http.tls_cert` / `http.tls_key`. For tests and
+    /// local trials only: never commit one, never use one in production.
+    DevCert {
+        /// The folder to write to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The names the certificate is for (DNS names or IP addresses).
+        #[arg(long = "name", value_name = "NAME", default_values = ["localhost", "127.0.0.1"])]
+        names: Vec<String>,
     },
 }
 
@@ -109,6 +121,18 @@ fn main() {
             };
             print!("{}", sftp::setup(&load(config), &opts, part));
             return;
+        }
+        Some(Command::DevCert { out, names }) => {
+            match gatewayd::daemon::tls::dev_cert(&out, &names) {
+                Ok((cert, key)) => {
+                    println!("{}\n{}", cert.display(), key.display());
+                    return;
+                }
+                Err(e) => {
+                    eprintln!("gatewayd: {e}");
+                    std::process::exit(2);
+                }
+            }
         }
     };
     match gatewayd::daemon::run(config) {

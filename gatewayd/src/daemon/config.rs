@@ -64,6 +64,8 @@ struct RawConfig {
     #[serde(default)]
     nats: RawNats,
     #[serde(default)]
+    realtime: RawRealtime,
+    #[serde(default)]
     partner: Vec<RawPartner>,
     #[serde(default)]
     vendor: Vec<RawVendor>,
@@ -73,6 +75,16 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<String>,
+    tls_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRealtime {
+    answer_within_ms: Option<u64>,
+    max_body_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,6 +223,36 @@ impl Default for NatsSettings {
     }
 }
 
+/// Settings of real-time 278 (CAQH CORE SOAP and multipart, and `POST /v1/realtime/278`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealtimeSettings {
+    /// Every real-time request is answered within this long (ms); what the pipeline has
+    /// not decided by then is answered A4 (pended), see [`super::realtime`].
+    pub answer_within_ms: u64,
+    /// Request bodies larger than this are refused with 413 (bytes).
+    pub max_body_bytes: u64,
+}
+
+impl Default for RealtimeSettings {
+    fn default() -> Self {
+        RealtimeSettings {
+            answer_within_ms: 20_000,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// HTTPS: where to listen, and the certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The HTTPS address (served besides the plain HTTP `listen`).
+    pub listen: SocketAddr,
+    /// The certificate chain, PEM.
+    pub cert: PathBuf,
+    /// The private key, PEM.
+    pub key: PathBuf,
+}
+
 /// One trading partner (a clearinghouse or submitter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partner {
@@ -295,6 +337,10 @@ pub struct Config {
     pub limits: Limits,
     /// Attachment uploads.
     pub attachments: AttachmentSettings,
+    /// Real-time 278 settings.
+    pub realtime: RealtimeSettings,
+    /// HTTPS, when `http.tls_listen`, `http.tls_cert` and `http.tls_key` are set.
+    pub tls: Option<TlsSettings>,
     /// Trading partners, in file order.
     pub partners: Vec<Partner>,
     /// Vendor id → SHA-256 (hex) of its API token.
@@ -376,6 +422,25 @@ impl Config {
                 format!("`{listen_text}` is not an address and port such as 127.0.0.1:8080"),
             )
         })?;
+        let tls = match (raw.http.tls_listen, raw.http.tls_cert, raw.http.tls_key) {
+            (None, None, None) => None,
+            (Some(l), Some(cert), Some(key)) => Some(TlsSettings {
+                listen: l.parse().map_err(|_| {
+                    key_error(
+                        "http.tls_listen",
+                        format!("`{l}` is not an address and port such as 0.0.0.0:8443"),
+                    )
+                })?,
+                cert: abs(cert),
+                key: abs(key),
+            }),
+            _ => {
+                return Err(key_error(
+                    "http.tls_listen",
+                    "HTTPS needs all three of tls_listen, tls_cert and tls_key",
+                ))
+            }
+        };
         let d = Limits::default();
         let at_least = |key: &str, v: Option<u64>, min: u64, default: u64| {
             let v = v.unwrap_or(default);
@@ -420,6 +485,21 @@ impl Config {
                 .attachments
                 .pending_after_seconds
                 .unwrap_or(da.pending_after_seconds),
+        };
+        let dr = RealtimeSettings::default();
+        let realtime = RealtimeSettings {
+            answer_within_ms: at_least(
+                "realtime.answer_within_ms",
+                raw.realtime.answer_within_ms,
+                1,
+                dr.answer_within_ms,
+            )?,
+            max_body_bytes: at_least(
+                "realtime.max_body_bytes",
+                raw.realtime.max_body_bytes,
+                512,
+                dr.max_body_bytes,
+            )?,
         };
         let contractor_table = raw.contractor_table.map(abs);
         let table = match &contractor_table {
@@ -618,6 +698,8 @@ impl Config {
             listen,
             limits,
             attachments,
+            realtime,
+            tls,
             partners,
             vendor_tokens,
         })

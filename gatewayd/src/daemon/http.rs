@@ -13,6 +13,7 @@
 //! | `POST /v1/batches` | partner token; the body is an X12 file, taken like an inbox file (acknowledgments go to the partner's outbox) → 202 `{"file_id", "sha256", "bytes"}`; 413 over `max_file_bytes` |
 //! | `GET /v1/pa/{number}` | partner token; the partner's PA requests whose tracking number (2000E TRN02), BHT03 or certification number it is: status, vendor, decision, dates, history, attachments |
 //! | `POST /v1/attachments?control_number=CN` | partner token; the body is the attachment (PDF, TIFF, JPEG or PNG, read from the bytes); the attachment control number (PWK06) as the query parameter `control_number` or the header `X-Attachment-Control-Number` → 201 `{"attachment_id", "control_number", "content_type", "bytes", "sha256", "state": "linked"\|"pending"}` (200 when the same bytes were already uploaded with that number); 400 no or bad control number, empty body; 413 over `attachments.max_bytes`; 415 another type |
+//! | `POST /core/soap`, `POST /core/multipart`, `POST /v1/realtime/278` | real-time 278 over CAQH CORE connectivity (partner credentials); see [`super::realtime`] |
 //! | `GET /v1/queues/{vendor}/attachments/{id}` | vendor token; the attachment's bytes with its content type, when the vendor holds or held (leased) an item that cites it; 404 otherwise |
 //!
 //! Queue and decision routes need `Authorization: Bearer TOKEN`, where the SHA-256 of
@@ -52,6 +53,8 @@ pub struct AppState {
     pub wake: Mutex<std::sync::mpsc::Sender<()>>,
     /// The NATS store, with `store = "nats"`: the vendor queues are its consumers.
     pub nats: Option<Arc<super::nats::Nats>>,
+    /// Real-time requests waiting for their file's outcome.
+    pub completions: Arc<super::realtime::Completions>,
 }
 
 /// The longest lease a vendor may ask for (seconds).
@@ -90,6 +93,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
             "/v1/queues/{vendor}/attachments/{id}",
             get(vendor_attachment),
         )
+        .merge(super::realtime::routes())
         .with_state(state)
 }
 
@@ -103,7 +107,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError(status, message.into())
 }
 
@@ -189,7 +193,7 @@ fn vendor_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 /// The partner whose token this is.
-fn partner_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(super) fn partner_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     let hash = bearer_hash(headers)?;
     st.cfg
         .partners

@@ -56,6 +56,8 @@ pub fn scan_inbox(
         if stop() {
             break;
         }
+        // real-time requests recorded meanwhile go first
+        pipeline.process_urgent()?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || name.ends_with(".part") {
             continue;
@@ -172,11 +174,26 @@ pub fn receive_upload(
     partner: &str,
     bytes: &[u8],
 ) -> Result<FileRow, PipelineError> {
+    receive_named(conn, data_dir, partner, bytes, "upload")
+}
+
+/// Takes bytes received over HTTP like an inbox file, under the name
+/// `<prefix>-<ms>.x12` (real-time requests use `rt-<PayloadID>`); see
+/// [`receive_upload`].
+pub fn receive_named(
+    conn: &rusqlite::Connection,
+    data_dir: &Path,
+    partner: &str,
+    bytes: &[u8],
+    prefix: &str,
+) -> Result<FileRow, PipelineError> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let files_dir = data_dir.join(FILES_DIR);
     fs::create_dir_all(&files_dir)?;
     let sha = super::config::hex(&Sha256::digest(bytes));
     let tmp = files_dir.join(format!(
-        "upload-{}-{}.part",
+        "upload-{}-{}-{n}.part",
         std::process::id(),
         store::now_ms()
     ));
@@ -192,8 +209,8 @@ pub fn receive_upload(
     fs::rename(&tmp, files_dir.join(&sha))?;
     sync_dir(&files_dir)?;
     let now = store::now_ms();
-    let name = format!("upload-{now}.x12");
-    let source = format!("http:{now}:{sha}");
+    let name = format!("{prefix}-{now}.x12");
+    let source = format!("http:{now}:{n}:{sha}");
     let rel = format!("{FILES_DIR}/{sha}");
     let id = store::insert_file(
         conn,

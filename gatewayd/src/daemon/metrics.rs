@@ -17,6 +17,8 @@ pub struct Metrics {
     routed: Mutex<BTreeMap<String, u64>>,
     answered: Mutex<BTreeMap<String, u64>>,
     latency: Histogram,
+    realtime: Mutex<BTreeMap<String, u64>>,
+    realtime_latency: Histogram,
 }
 
 /// Upper bounds (seconds) of the end-to-end latency buckets.
@@ -33,7 +35,46 @@ struct Histogram {
     sum_us: AtomicU64,
 }
 
+impl Histogram {
+    fn observe(&self, seconds: f64) {
+        for (b, c) in LATENCY_BUCKETS.iter().zip(&self.counts) {
+            if seconds <= *b {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, s: &mut String, name: &str, help: &str) {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (b, c) in LATENCY_BUCKETS.iter().zip(&self.counts) {
+            let _ = writeln!(
+                s,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            s,
+            "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+    }
+}
+
 impl Metrics {
+    /// A real-time request was answered, `answer` being the answer's CORE payload type
+    /// or the envelope error code, after `seconds`.
+    pub fn realtime(&self, answer: &str, seconds: f64) {
+        if let Ok(mut m) = self.realtime.lock() {
+            *m.entry(answer.to_string()).or_insert(0) += 1;
+        }
+        self.realtime_latency.observe(seconds);
+    }
+
     /// A file was taken from an inbox.
     pub fn file_received(&self) {
         self.files_received.fetch_add(1, Ordering::Relaxed);
@@ -166,6 +207,20 @@ impl Metrics {
             s,
             "gatewayd_latency_seconds_bucket{{le=\"+Inf\"}} {count}\ngatewayd_latency_seconds_sum {}\ngatewayd_latency_seconds_count {count}",
             self.latency.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            s,
+            "# HELP gatewayd_realtime_total Real-time requests (CORE SOAP, multipart, plain X12), by answer: the CORE payload type sent back, or the envelope error code.\n# TYPE gatewayd_realtime_total counter"
+        );
+        if let Ok(m) = self.realtime.lock() {
+            for (a, n) in m.iter() {
+                let _ = writeln!(s, "gatewayd_realtime_total{{answer=\"{a}\"}} {n}");
+            }
+        }
+        self.realtime_latency.render(
+            &mut s,
+            "gatewayd_realtime_seconds",
+            "From a real-time request's arrival to its answer.",
         );
         let _ = writeln!(
             s,

@@ -22,6 +22,8 @@
 //! | [`nats`] | the scale-out store (`store = "nats"`): raw files, the duplicate check and the vendor queues in NATS JetStream |
 //! | [`pa`] | vendor decisions, 278 responses, the PA index, PA inquiry |
 //! | [`http`] | the HTTP API (axum) |
+//! | [`realtime`] | real-time 278: CAQH CORE SOAP 1.2 and multipart envelopes, plain X12 POST |
+//! | [`tls`] | HTTPS (rustls) and `gatewayd dev-cert` |
 //! | [`metrics`] | Prometheus counters |
 //! | [`sftp`] | `gatewayd sftp-setup`: sshd `Match` blocks and commands for chrooted partner users |
 //!
@@ -51,8 +53,10 @@ pub mod outbox;
 pub mod pa;
 pub mod pipeline;
 pub mod queue;
+pub mod realtime;
 pub mod sftp;
 pub mod store;
+pub mod tls;
 
 use config::Config;
 use metrics::Metrics;
@@ -102,6 +106,9 @@ pub enum DaemonError {
     /// The NATS store could not be reached or set up (`store = "nats"`).
     #[error(transparent)]
     Nats(#[from] nats::NatsError),
+    /// HTTPS could not start (certificate, key, address).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 fn dir(path: &std::path::Path) -> Result<(), DaemonError> {
@@ -135,6 +142,7 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         })?;
     }
     let metrics = Arc::new(Metrics::default());
+    let completions = Arc::new(realtime::Completions::default());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -149,6 +157,11 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
             Some(n)
         }
     };
+    {
+        let c = completions.clone();
+        pipeline.set_on_done(Arc::new(move |file| c.done(file)));
+        pipeline.set_urgent(completions.urgent_flag());
+    }
     let api_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
     let checkpoint_db = store::open(&cfg.data_dir.join(STORE_FILE))?;
     let ready = Arc::new(AtomicBool::new(false));
@@ -185,11 +198,16 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
         ready: ready.clone(),
         wake: Mutex::new(wake_tx.clone()),
         nats,
+        completions,
     });
     if state.nats.is_some() {
         rt.spawn(http::serve_forwarded_decisions(state.clone()));
     }
     let app = http::router(state);
+    let https = match &cfg.tls {
+        Some(t) => Some(rt.block_on(tls::serve(t, app.clone()))?),
+        None => None,
+    };
     let served = {
         let (stop, ready) = (stop.clone(), ready.clone());
         rt.block_on(async move {
@@ -199,6 +217,9 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
                     tracing::info!("stopping: no new files; finishing the one in flight");
                     stop.store(true, Ordering::SeqCst);
                     ready.store(false, Ordering::SeqCst);
+                    if let Some(h) = &https {
+                        h.graceful_shutdown(Some(Duration::from_secs(2)));
+                    }
                     let _ = wake_tx.send(());
                 })
                 .await

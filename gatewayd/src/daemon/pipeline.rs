@@ -135,6 +135,10 @@ pub struct Pipeline {
     /// The NATS store, with `store = "nats"`: raw files, the duplicate check across
     /// instances, and the vendor queues the items are published to.
     nats: Option<Arc<super::nats::Nats>>,
+    /// Told each file id the pipeline finished (real-time requests wait on it).
+    on_done: Option<Arc<dyn Fn(i64) + Send + Sync>>,
+    /// Set when a real-time request was recorded: it is processed before the next file.
+    urgent: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What validation and routing read: loaded once.
@@ -226,6 +230,8 @@ impl Pipeline {
             }),
             metrics,
             nats: None,
+            on_done: None,
+            urgent: None,
         })
     }
 
@@ -250,6 +256,44 @@ impl Pipeline {
         )?;
         self.nats = Some(nats);
         Ok(self)
+    }
+
+    /// The flag real-time requests set once recorded: between files (inbox files,
+    /// unfinished files) the pipeline then processes the waiting real-time requests
+    /// first, so one waits for at most the file in progress.
+    pub fn set_urgent(&mut self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.urgent = Some(flag);
+    }
+
+    /// Processes the real-time requests waiting (files named `rt-*`) when the flag says
+    /// some arrived; returns the ids processed.
+    pub fn process_urgent(&mut self) -> Result<Vec<i64>, PipelineError> {
+        let due = self
+            .urgent
+            .as_ref()
+            .is_some_and(|f| f.swap(false, std::sync::atomic::Ordering::AcqRel));
+        if !due {
+            return Ok(Vec::new());
+        }
+        let files = store::unfinished_realtime(&self.conn)?;
+        for f in &files {
+            self.process_file(f)?;
+        }
+        Ok(files.iter().map(|f| f.id).collect())
+    }
+
+    /// Calls `f` with a file's id as soon as an outcome of it is durable: when the
+    /// transaction of each of its interchanges commits (its TA1/999 and the gateway's
+    /// answers are in the store; the outbox files follow), and when the file is
+    /// finished (processed to the end, or rejected).
+    pub fn set_on_done(&mut self, f: Arc<dyn Fn(i64) + Send + Sync>) {
+        self.on_done = Some(f);
+    }
+
+    fn done(&self, file: i64) {
+        if let Some(f) = &self.on_done {
+            f(file);
+        }
     }
 
     /// The pipeline's connection (the inbox scanner records files through it).
@@ -441,9 +485,17 @@ impl Pipeline {
     pub fn process_pending(&mut self, stop: &dyn Fn() -> bool) -> Result<usize, PipelineError> {
         self.flush_acks()?;
         let mut n = 0;
+        let mut urgent = std::collections::HashSet::new();
         for f in store::unfinished_files(&self.conn)? {
             if stop() {
                 break;
+            }
+            for id in self.process_urgent()? {
+                urgent.insert(id);
+                n += 1;
+            }
+            if urgent.contains(&f.id) {
+                continue;
             }
             self.process_file(&f)?;
             n += 1;
@@ -473,6 +525,7 @@ impl Pipeline {
         self.metrics.file_rejected();
         tracing::info!(file = file.id, partner = %file.partner, "file rejected");
         self.flush_acks()?;
+        self.done(file.id);
         Ok(())
     }
 
@@ -591,6 +644,7 @@ impl Pipeline {
             interchanges = seq,
             "file processed"
         );
+        self.done(file.id);
         Ok(())
     }
 
@@ -1093,6 +1147,9 @@ impl Pipeline {
             add_ack("278", name.clone(), body.clone())?;
         }
         conn.execute_batch("COMMIT")?;
+        // its outcome is durable: a real-time request waiting for it is answered now,
+        // while the outbox files are written
+        self.done(file.id);
         self.metrics.interchange(outcome);
         for (v, n) in &routed {
             self.metrics.routed(v, *n);

@@ -259,6 +259,9 @@ const MIGRATIONS: &[&str] = &[
         JOIN attachment_refs r ON r.interchange_id = q.interchange_id
             AND r.set_control = q.set_control AND r.request_id = q.request_id
             AND r.partner = i.partner;",
+    // 8: a file's acknowledgments and answers found by the file (a real-time request
+    // reads its outcome by file id)
+    "CREATE INDEX acks_file ON acks(file_id);",
 ];
 
 /// WAL pages (4 KiB) after which the pipeline's own commit checkpoints: a backstop,
@@ -274,11 +277,29 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Waits for a lock another connection holds: 0.25 ms at a time for the first second,
+/// then 5 ms at a time, giving up after about 10 s. SQLite's own busy timeout sleeps
+/// up to 100 ms between tries, which made real-time requests (the API inserting a
+/// file while the pipeline commits another) wait tens of milliseconds for a lock held
+/// for one.
+fn busy_wait(tries: i32) -> bool {
+    const SHORT: i32 = 4_000;
+    if tries < SHORT {
+        std::thread::sleep(std::time::Duration::from_micros(250));
+        true
+    } else if tries < SHORT + 1_800 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        true
+    } else {
+        false
+    }
+}
+
 /// Opens (creating when needed) the store at `path`, in WAL mode with
 /// `synchronous=FULL`, and runs the migrations it lacks.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mut conn = Connection::open(path)?;
+    conn.busy_handler(Some(busy_wait))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     // migrations that rebuild a table run with foreign keys off (SQLite's documented
@@ -392,10 +413,19 @@ pub fn insert_file(conn: &Connection, f: &NewFile<'_>) -> Result<i64, StoreError
 
 /// Files received but not finished, oldest first.
 pub fn unfinished_files(conn: &Connection) -> Result<Vec<FileRow>, StoreError> {
-    let mut st = conn.prepare(
+    unfinished(conn, "")
+}
+
+/// Real-time requests received but not finished (files named `rt-*`), oldest first.
+pub fn unfinished_realtime(conn: &Connection) -> Result<Vec<FileRow>, StoreError> {
+    unfinished(conn, "AND name LIKE 'rt-%'")
+}
+
+fn unfinished(conn: &Connection, and: &str) -> Result<Vec<FileRow>, StoreError> {
+    let mut st = conn.prepare_cached(&format!(
         "SELECT id, partner, name, sha256, size, path, state, received_at FROM files
-         WHERE state = 'received' ORDER BY id",
-    )?;
+         WHERE state = 'received' {and} ORDER BY id"
+    ))?;
     let rows = st.query_map([], |r| {
         Ok(FileRow {
             id: r.get(0)?,

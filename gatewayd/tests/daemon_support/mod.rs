@@ -219,7 +219,7 @@ impl Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_gatewayd"))
             .arg("serve")
             .arg("--config")
-            .arg(&cfg)
+            .arg(cfg)
             .env("GATEWAYD_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
