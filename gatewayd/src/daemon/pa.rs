@@ -481,20 +481,7 @@ pub fn inquiry_by_id(conn: &Connection, pa_id: i64) -> Result<Option<PaSnapshot>
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, i64>(1)?,
-                    PaInquiry {
-                        bht03: r.get(2)?,
-                        tracking: r.get(3)?,
-                        vendor: r.get(4)?,
-                        pa_type: r.get(5)?,
-                        status: r.get(6)?,
-                        certification: r.get(7)?,
-                        effective: r.get(8)?,
-                        expires: r.get(9)?,
-                        reason: r.get(10)?,
-                        message: r.get(11)?,
-                        history: Vec::new(),
-                        attachments: Vec::new(),
-                    },
+                    inquiry_row(r, 2)?,
                 ))
             },
         )
@@ -502,19 +489,7 @@ pub fn inquiry_by_id(conn: &Connection, pa_id: i64) -> Result<Option<PaSnapshot>
     let Some((partner, updated_at, mut p)) = row else {
         return Ok(None);
     };
-    let mut h = conn
-        .prepare_cached("SELECT at, event, detail FROM pa_history WHERE pa_id = ?1 ORDER BY id")?;
-    let steps = h.query_map(params![pa_id], |r| {
-        Ok(HistoryStep {
-            at_ms: r.get(0)?,
-            event: r.get(1)?,
-            detail: r.get(2)?,
-        })
-    })?;
-    for s in steps {
-        p.history.push(s?);
-    }
-    p.attachments = super::attachments::of_pa(conn, pa_id)?;
+    with_history(conn, pa_id, &mut p)?;
     let mut numbers: Vec<String> = [
         Some(p.bht03.clone()),
         p.tracking.clone(),
@@ -553,42 +528,51 @@ pub fn inquire(
          ORDER BY id",
     )?;
     let rows = st.query_map(params![partner, number], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            PaInquiry {
-                bht03: r.get(1)?,
-                tracking: r.get(2)?,
-                vendor: r.get(3)?,
-                pa_type: r.get(4)?,
-                status: r.get(5)?,
-                certification: r.get(6)?,
-                effective: r.get(7)?,
-                expires: r.get(8)?,
-                reason: r.get(9)?,
-                message: r.get(10)?,
-                history: Vec::new(),
-                attachments: Vec::new(),
-            },
-        ))
+        Ok((r.get::<_, i64>(0)?, inquiry_row(r, 1)?))
     })?;
     let mut out = Vec::new();
     for row in rows {
         let (id, mut p) = row?;
-        let mut h = conn.prepare_cached(
-            "SELECT at, event, detail FROM pa_history WHERE pa_id = ?1 ORDER BY id",
-        )?;
-        let steps = h.query_map(params![id], |r| {
-            Ok(HistoryStep {
-                at_ms: r.get(0)?,
-                event: r.get(1)?,
-                detail: r.get(2)?,
-            })
-        })?;
-        for s in steps {
-            p.history.push(s?);
-        }
-        p.attachments = super::attachments::of_pa(conn, id)?;
+        with_history(conn, id, &mut p)?;
         out.push(p);
     }
     Ok(out)
+}
+
+/// A [`PaInquiry`] from the ten `pa_status` columns starting at `at` (bht03, trn,
+/// vendor, pa_type, status, certification, effective, expires, reason, message), its
+/// history and attachments still empty.
+fn inquiry_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PaInquiry> {
+    Ok(PaInquiry {
+        bht03: r.get(at)?,
+        tracking: r.get(at + 1)?,
+        vendor: r.get(at + 2)?,
+        pa_type: r.get(at + 3)?,
+        status: r.get(at + 4)?,
+        certification: r.get(at + 5)?,
+        effective: r.get(at + 6)?,
+        expires: r.get(at + 7)?,
+        reason: r.get(at + 8)?,
+        message: r.get(at + 9)?,
+        history: Vec::new(),
+        attachments: Vec::new(),
+    })
+}
+
+/// Fills in the history and the attachments of request `pa_id`.
+fn with_history(conn: &Connection, pa_id: i64, p: &mut PaInquiry) -> Result<(), StoreError> {
+    let mut h = conn
+        .prepare_cached("SELECT at, event, detail FROM pa_history WHERE pa_id = ?1 ORDER BY id")?;
+    let steps = h.query_map(params![pa_id], |r| {
+        Ok(HistoryStep {
+            at_ms: r.get(0)?,
+            event: r.get(1)?,
+            detail: r.get(2)?,
+        })
+    })?;
+    for s in steps {
+        p.history.push(s?);
+    }
+    p.attachments = super::attachments::of_pa(conn, pa_id)?;
+    Ok(())
 }
