@@ -90,6 +90,9 @@ pub enum ClaimAckError {
     /// The 277CA builder refused the set.
     #[error("277CA: {0}")]
     Build(#[from] Ack277Error),
+    /// The duplicate check shared by the gateways failed.
+    #[error("shared duplicate check: {0}")]
+    Shared(String),
 }
 
 /// Payer claim control numbers from the store: `YYMMDD` and a seven-digit (or longer)
@@ -200,6 +203,10 @@ pub fn is_rejected(item: &super::items::NewItem) -> bool {
     item.item.get(REJECTED_KEY).is_some()
 }
 
+/// The shared duplicate check of [`Edits::shared`]: claims a fingerprint; `true` when
+/// another file holds it, the error's text when the check failed.
+pub type SharedCheck<'a> = dyn Fn(&str) -> Result<bool, String> + 'a;
+
 /// What the claim edits of [`build`] read besides the set.
 pub struct Edits<'a> {
     /// The partner that sent the set (duplicates are looked for among its claims).
@@ -208,6 +215,9 @@ pub struct Edits<'a> {
     pub eligibility: Option<&'a EligibilityFile>,
     /// The 277CAs built earlier in the same group, not recorded yet.
     pub earlier: &'a [Pending],
+    /// The duplicate check shared by every gateway (`store = "nats"`): claims a
+    /// fingerprint for this interchange; `true` when another file holds it.
+    pub shared: Option<&'a SharedCheck<'a>>,
 }
 
 /// Whether an 837 set with `issues` is accepted with errors (999 `E`) rather than
@@ -369,7 +379,11 @@ pub fn build(
             let f = fingerprint(&claim, c);
             let duplicate = fingerprints.contains(&f)
                 || edits.earlier.iter().any(|p| p.fingerprints.contains(&f))
-                || known(conn, edits.partner, &f)?;
+                || known(conn, edits.partner, &f)?
+                || match edits.shared {
+                    Some(claim) => claim(&f).map_err(ClaimAckError::Shared)?,
+                    None => false,
+                };
             if duplicate {
                 c.accepted = false;
                 c.payer_claim_number = None;

@@ -101,6 +101,49 @@ struct ForwardedAnswer {
     body: serde_json::Value,
 }
 
+/// A file's record in KV `<prefix>_files`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FileRecord {
+    instance: String,
+    partner: String,
+    name: String,
+    sha256: String,
+    object: String,
+    /// `received`, `processed`, `taking` (an instance is taking it over), `taken`.
+    state: String,
+    /// The instance that took it over, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    /// The taking instance's record of it (`instance.file id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
+}
+
+impl FileRecord {
+    /// The instance whose file it is now.
+    fn owner(&self) -> Option<&str> {
+        Some(self.owner.as_deref().unwrap_or(&self.instance))
+    }
+}
+
+/// A gone instance's file this instance took over ([`Nats::take_abandoned`]).
+#[derive(Debug, Clone)]
+pub struct Abandoned {
+    /// Its record's key in KV `<prefix>_files` (`instance.file id`).
+    pub key: String,
+    /// `instance:file id` of the gone instance: the owner its keys were created for
+    /// (with `:position`), which the new run takes for its own.
+    pub origin: String,
+    /// Partner id.
+    pub partner: String,
+    /// Its name as received.
+    pub name: String,
+    /// Hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its object in `<prefix>_raw`.
+    pub object: String,
+}
+
 /// What the duplicate check found for an interchange key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -192,6 +235,8 @@ pub struct Nats {
     files: kv::Store,
     counters: kv::Store,
     pa: kv::Store,
+    claims: kv::Store,
+    instances: kv::Store,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -320,6 +365,31 @@ impl Nats {
         })
         .await
         .map_err(retry("pa bucket"))?;
+        let claims = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_claims"),
+                description: "gatewayd: partner.fingerprint of accepted claims -> the file".into(),
+                history: 1,
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("claims bucket"))?;
+        let instances = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_instances"),
+                description: "gatewayd: heartbeats of the live instances".into(),
+                history: 1,
+                max_age: Duration::from_secs(s.takeover_after_seconds),
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("instances bucket"))?;
         let raw = match js.get_object_store(format!("{p}_raw")).await {
             Ok(o) => o,
             Err(_) => with_retries(|| {
@@ -377,6 +447,8 @@ impl Nats {
             files,
             counters,
             pa,
+            claims,
+            instances,
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -392,6 +464,10 @@ impl Nats {
             std::sync::Arc::downgrade(&nats),
             advisories,
         ));
+        // alive from now on: the first heartbeat before any file is taken
+        nats.heartbeat().await?;
+        nats.handle
+            .spawn(heartbeat_loop(std::sync::Arc::downgrade(&nats)));
         // every configured vendor's consumer, before the first lease asks for it
         for vendor in cfg.vendor_tokens.keys() {
             nats.consumer(vendor).await?;
@@ -433,7 +509,9 @@ impl Nats {
     }
 
     /// Stores a received file's bytes in the object store and its record in KV
-    /// (state `received`); the same name again overwrites the same object.
+    /// (state `received`); the same name again overwrites the same object. `false`
+    /// when the record says another instance took the file over (this one was taken
+    /// for gone): the file is then not this instance's to process.
     pub async fn put_raw(
         &self,
         file_id: i64,
@@ -441,9 +519,16 @@ impl Nats {
         name: &str,
         sha256: &str,
         path: &std::path::Path,
-    ) -> Result<(), NatsError> {
+    ) -> Result<bool, NatsError> {
         let object = format!("{}/{file_id}", self.instance);
         let key = format!("{}.{file_id}", self.instance);
+        if let Some(e) = self.files.entry(&key).await.map_err(call("file record"))? {
+            if let Ok(r) = serde_json::from_slice::<FileRecord>(&e.value) {
+                if r.owner().is_some_and(|o| o != self.instance) {
+                    return Ok(false);
+                }
+            }
+        }
         // a re-run after a crash finds the object already there
         let done = matches!(self.raw.info(&object).await, Ok(i) if i.digest.is_some()
             && !i.deleted);
@@ -455,7 +540,8 @@ impl Nats {
                 .map_err(call("raw file put"))?;
         }
         self.put_file_record(&key, partner, name, sha256, "received")
-            .await
+            .await?;
+        Ok(true)
     }
 
     /// Marks a file's KV record `processed`.
@@ -479,16 +565,139 @@ impl Nats {
         sha256: &str,
         state: &str,
     ) -> Result<(), NatsError> {
-        let v = serde_json::json!({
-            "instance": self.instance,
-            "partner": partner,
-            "name": name,
-            "sha256": sha256,
-            "object": key.replacen('.', "/", 1),
-            "state": state,
-        });
+        let v = FileRecord {
+            instance: self.instance.clone(),
+            partner: partner.to_string(),
+            name: name.to_string(),
+            sha256: sha256.to_string(),
+            object: key.replacen('.', "/", 1),
+            state: state.to_string(),
+            owner: None,
+            by: None,
+        };
         self.files
-            .put(key, v.to_string().into())
+            .put(
+                key,
+                serde_json::to_vec(&v).map_err(call("file record"))?.into(),
+            )
+            .await
+            .map_err(call("file record"))?;
+        Ok(())
+    }
+
+    /// Says this instance is alive: its key in KV `<prefix>_instances` (whose entries
+    /// expire after `takeover_after_seconds`).
+    pub async fn heartbeat(&self) -> Result<(), NatsError> {
+        self.instances
+            .put(
+                key_part(&self.instance),
+                super::store::now_ms().to_string().into(),
+            )
+            .await
+            .map_err(call("heartbeat"))?;
+        Ok(())
+    }
+
+    /// The files of gone instances (no heartbeat for `takeover_after_seconds`) still
+    /// `received`, each now this instance's: its record's owner set with
+    /// compare-and-set (`update` on the revision), so one live instance takes each. A
+    /// file this instance began to take before a restart (`taking`, owned by it) comes
+    /// again unless `known` says it is recorded locally already.
+    pub async fn take_abandoned(
+        &self,
+        known: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<Abandoned>, NatsError> {
+        let mut alive = std::collections::HashSet::new();
+        let mut keys = self.instances.keys().await.map_err(call("instances"))?;
+        while let Some(k) = keys.next().await {
+            alive.insert(k.map_err(call("instances"))?);
+        }
+        let mut out = Vec::new();
+        let mut keys = self.files.keys().await.map_err(call("file records"))?;
+        let mut candidates = Vec::new();
+        while let Some(k) = keys.next().await {
+            let k = k.map_err(call("file records"))?;
+            // only a gone instance's records can be abandoned (or taken by us)
+            let Some((inst, _)) = k.split_once('.') else {
+                continue;
+            };
+            if inst != self.instance && !alive.contains(inst) {
+                candidates.push(k);
+            }
+        }
+        for k in candidates {
+            let Some(e) = self.files.entry(&k).await.map_err(call("file record"))? else {
+                continue;
+            };
+            if e.operation != kv::Operation::Put {
+                continue;
+            }
+            let Ok(mut r) = serde_json::from_slice::<FileRecord>(&e.value) else {
+                continue;
+            };
+            let owner = r.owner().unwrap_or_default().to_string();
+            let origin = format!("{}:{}", r.instance, k.split_once('.').map_or("", |x| x.1));
+            match r.state.as_str() {
+                "taking" if owner == self.instance => {
+                    if known(&origin) {
+                        continue;
+                    }
+                }
+                "received" | "taking" if owner != self.instance && !alive.contains(&owner) => {
+                    r.state = "taking".into();
+                    r.owner = Some(self.instance.clone());
+                    let body = serde_json::to_vec(&r).map_err(call("file record"))?;
+                    if self
+                        .files
+                        .update(&k, body.into(), e.revision)
+                        .await
+                        .is_err()
+                    {
+                        // another instance took it first
+                        continue;
+                    }
+                    tracing::warn!(file = %k, gone = %owner, "taking over a gone instance's file");
+                }
+                _ => continue,
+            }
+            out.push(Abandoned {
+                key: k,
+                origin,
+                partner: r.partner,
+                name: r.name,
+                sha256: r.sha256,
+                object: r.object,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The bytes of a raw file in the object store.
+    pub async fn fetch_raw(&self, object: &str) -> Result<Vec<u8>, NatsError> {
+        use tokio::io::AsyncReadExt;
+        let mut o = self.raw.get(object).await.map_err(call("raw file get"))?;
+        let mut out = Vec::new();
+        o.read_to_end(&mut out).await?;
+        Ok(out)
+    }
+
+    /// Marks a taken-over file's record `taken`, by this instance's file `file_id`.
+    pub async fn file_taken_over(&self, a: &Abandoned, file_id: i64) -> Result<(), NatsError> {
+        let v = FileRecord {
+            instance: a.origin.split(':').next().unwrap_or_default().to_string(),
+            partner: a.partner.clone(),
+            name: a.name.clone(),
+            sha256: a.sha256.clone(),
+            object: a.object.clone(),
+            state: "taken".into(),
+            owner: Some(self.instance.clone()),
+            by: Some(format!("{}.{file_id}", self.instance)),
+        };
+        self.files
+            .put(
+                &a.key,
+                serde_json::to_vec(&v).map_err(call("file record"))?.into(),
+            )
             .await
             .map_err(call("file record"))?;
         Ok(())
@@ -617,56 +826,54 @@ impl Nats {
     }
 
     /// The permanent duplicate check: creates the interchange's key for `owner`, or
-    /// finds who holds it.
-    pub async fn claim_interchange(&self, key: &str, owner: &str) -> Result<Claim, NatsError> {
-        match self
-            .interchanges
-            .create(key, owner.to_string().into())
-            .await
-        {
-            Ok(_) => Ok(Claim::Ours),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                let held = self
-                    .interchanges
-                    .get(key)
-                    .await
-                    .map_err(call("interchange key"))?;
-                match held {
-                    Some(v) if v.as_ref() == owner.as_bytes() => Ok(Claim::Ours),
-                    Some(_) => Ok(Claim::Other),
-                    // deleted between the two calls: try once more
-                    None => match self
-                        .interchanges
-                        .create(key, owner.to_string().into())
-                        .await
-                    {
-                        Ok(_) => Ok(Claim::Ours),
-                        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                            Ok(Claim::Other)
-                        }
-                        Err(e) => Err(call("interchange key")(e)),
-                    },
-                }
-            }
-            Err(e) => Err(call("interchange key")(e)),
-        }
+    /// finds who holds it; a key `alias` holds (the file this one took over from a gone
+    /// instance) is this file's too, and passes to `owner`.
+    pub async fn claim_interchange(
+        &self,
+        key: &str,
+        owner: &str,
+        alias: Option<&str>,
+    ) -> Result<Claim, NatsError> {
+        claim_key(&self.interchanges, key, owner, alias, "interchange key").await
     }
 
     /// Gives back an interchange key this file holds (its interchange was rejected by
     /// the TA1, so a corrected one may use the number again).
     pub async fn release_interchange(&self, key: &str, owner: &str) -> Result<(), NatsError> {
-        let entry = self
-            .interchanges
-            .entry(key)
-            .await
-            .map_err(call("interchange key"))?;
-        if let Some(e) = entry {
-            if e.operation == kv::Operation::Put && e.value.as_ref() == owner.as_bytes() {
-                self.interchanges
-                    .delete_expect_revision(key, Some(e.revision))
-                    .await
-                    .map_err(call("interchange key release"))?;
-            }
+        release_key(&self.interchanges, key, owner, "interchange key").await
+    }
+
+    /// The KV key of an accepted claim: `partner.fingerprint`.
+    pub fn claim_key(partner: &str, fingerprint: &str) -> String {
+        format!("{}.{}", key_part(partner), key_part(fingerprint))
+    }
+
+    /// The duplicate-claim check across every instance: creates the claim's key
+    /// (`partner.fingerprint`, KV `<prefix>_claims`) for `owner` (the interchange's
+    /// owner value), or finds who holds it (another file: a duplicate, A3:54). Like
+    /// [`Nats::claim_interchange`], a re-run of the owning file recognises its keys.
+    pub async fn claim_fingerprint(
+        &self,
+        partner: &str,
+        fingerprint: &str,
+        owner: &str,
+        alias: Option<&str>,
+    ) -> Result<Claim, NatsError> {
+        let key = Nats::claim_key(partner, fingerprint);
+        claim_key(&self.claims, &key, owner, alias, "claim key").await
+    }
+
+    /// Gives back the claim keys `owner` holds (their group or interchange was
+    /// rejected, so the claims were never accepted).
+    pub async fn release_fingerprints(
+        &self,
+        partner: &str,
+        fingerprints: &[String],
+        owner: &str,
+    ) -> Result<(), NatsError> {
+        for f in fingerprints {
+            let key = Nats::claim_key(partner, f);
+            release_key(&self.claims, &key, owner, "claim key").await?;
         }
         Ok(())
     }
@@ -1129,6 +1336,81 @@ impl Nats {
             }
         }
         out
+    }
+}
+
+/// Creates `key` for `owner` in `store`, or finds who holds it: `owner` (a re-run of
+/// the same file) or `alias` (the file this one took over; the key passes to `owner`
+/// with compare-and-set) is [`Claim::Ours`], anyone else [`Claim::Other`].
+async fn claim_key(
+    store: &kv::Store,
+    key: &str,
+    owner: &str,
+    alias: Option<&str>,
+    op: &'static str,
+) -> Result<Claim, NatsError> {
+    for _ in 0..5 {
+        match store.create(key, owner.to_string().into()).await {
+            Ok(_) => return Ok(Claim::Ours),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+            Err(e) => return Err(call(op)(e)),
+        }
+        let Some(held) = store.entry(key).await.map_err(call(op))? else {
+            // deleted between the two calls: try again
+            continue;
+        };
+        if held.operation != kv::Operation::Put {
+            continue;
+        }
+        if held.value.as_ref() == owner.as_bytes() {
+            return Ok(Claim::Ours);
+        }
+        if alias.is_some_and(|a| held.value.as_ref() == a.as_bytes()) {
+            match store
+                .update(key, owner.to_string().into(), held.revision)
+                .await
+            {
+                Ok(_) => return Ok(Claim::Ours),
+                // changed meanwhile: look again
+                Err(_) => continue,
+            }
+        }
+        return Ok(Claim::Other);
+    }
+    Ok(Claim::Other)
+}
+
+/// Deletes `key` when `owner` holds it (compare-and-set on its revision).
+async fn release_key(
+    store: &kv::Store,
+    key: &str,
+    owner: &str,
+    op: &'static str,
+) -> Result<(), NatsError> {
+    let entry = store.entry(key).await.map_err(call(op))?;
+    if let Some(e) = entry {
+        if e.operation == kv::Operation::Put && e.value.as_ref() == owner.as_bytes() {
+            store
+                .delete_expect_revision(key, Some(e.revision))
+                .await
+                .map_err(call(op))?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts this instance's heartbeat every `heartbeat_seconds` while the store lives.
+async fn heartbeat_loop(nats: std::sync::Weak<Nats>) {
+    loop {
+        let every = match nats.upgrade() {
+            Some(n) => Duration::from_secs(n.settings.heartbeat_seconds),
+            None => return,
+        };
+        tokio::time::sleep(every).await;
+        let Some(n) = nats.upgrade() else { return };
+        if let Err(e) = n.heartbeat().await {
+            tracing::warn!(error = %e, "heartbeat");
+        }
     }
 }
 
