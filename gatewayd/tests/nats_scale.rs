@@ -570,7 +570,24 @@ fn a_gone_gateways_recorded_file_is_taken_over_by_another() {
     if binary_or_skip("a_gone_gateways_recorded_file_is_taken_over_by_another").is_none() {
         return;
     }
-    let dir = temp_dir("nats-takeover");
+    takeover("raw");
+}
+
+#[test]
+fn a_file_a_gone_gateway_was_reading_is_taken_over_with_its_keys() {
+    if binary_or_skip("a_file_a_gone_gateway_was_reading_is_taken_over_with_its_keys").is_none() {
+        return;
+    }
+    takeover("interchange_end");
+}
+
+/// Gateway A records a file of two interchanges (an 837 with two claims, a 278) and is
+/// `kill -9`ed at the pipeline's test pause `point` (`raw`: only the raw copy and the
+/// file's record are in the cluster; `interchange_end`: the 837's interchange key and
+/// claim keys are created too, nothing is committed), its data dir deleted; gateway B,
+/// on the same cluster and writing the same partner outbox, takes the file over.
+fn takeover(point: &str) {
+    let dir = temp_dir(&format!("nats-takeover-{point}"));
     let server = NatsServer::start(&dir.join("nats"));
     let urls = format!("[{:?}]", server.url());
     // both gateways write the partner's acknowledgments to one outbox
@@ -591,7 +608,8 @@ fn a_gone_gateways_recorded_file_is_taken_over_by_another() {
         Daemon::start_config_env(&d, &text, port, None, env)
     };
     // A records the file (raw copy in the object store, record in KV) and stops there
-    let mut a = start("a", &[("GATEWAYD_TEST_PAUSE_AFTER_RAW_MS", "600000")]);
+    let pause = format!("{point}=600000");
+    let mut a = start("a", &[("GATEWAYD_TEST_PAUSE", &pause)]);
     let b = start("b", &[]);
     let mut data = renumber(
         &std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap(),
@@ -609,7 +627,7 @@ fn a_gone_gateways_recorded_file_is_taken_over_by_another() {
     assert!(expected.len() >= 3, "{expected:?}");
     drop_file(&a.inbox("demo"), "batch.x12", &data);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !a.log_text().contains("test pause after the raw copy") {
+    while !a.log_text().contains(&format!("test pause at {point}")) {
         assert!(
             Instant::now() < deadline,
             "A never paused:\n{}",
@@ -650,6 +668,19 @@ fn a_gone_gateways_recorded_file_is_taken_over_by_another() {
     assert_eq!(count("999-000750001-"), 1, "{:?}", out.keys());
     assert_eq!(count("277CA-000750000-"), 1, "{:?}", out.keys());
     assert_eq!(count("277CA-"), 1, "{:?}", out.keys());
+    assert_eq!(count("TA1-"), 0, "{:?}", out.keys());
+    // the keys A created are the new run's: the interchanges and claims are accepted
+    let (_, ack) = out
+        .iter()
+        .find(|(k, _)| k.starts_with("277CA-000750000-"))
+        .unwrap();
+    let segs = segments(ack);
+    assert_eq!(stc_of(&segs, "ACK0001"), "A2:20");
+    assert_eq!(stc_of(&segs, "ACK0002"), "A2:20");
+    assert_eq!(
+        outcomes(&b, "demo"),
+        BTreeMap::from([("accepted".to_string(), 2)])
+    );
     // B's scan after the takeover finds nothing more to take
     std::thread::sleep(Duration::from_secs(2));
     let n: i64 = b

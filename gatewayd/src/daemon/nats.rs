@@ -602,10 +602,12 @@ impl Nats {
     /// `received`, each now this instance's: its record's owner set with
     /// compare-and-set (`update` on the revision), so one live instance takes each. A
     /// file this instance began to take before a restart (`taking`, owned by it) comes
-    /// again unless `known` says it is recorded locally already.
+    /// again unless `known` says it is recorded locally already. Only files of partners
+    /// this instance `serves` are taken.
     pub async fn take_abandoned(
         &self,
-        known: &(dyn Fn(&str) -> bool + Sync),
+        known: &dyn Fn(&str) -> bool,
+        serves: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Abandoned>, NatsError> {
         let mut alive = std::collections::HashSet::new();
         let mut keys = self.instances.keys().await.map_err(call("instances"))?;
@@ -635,6 +637,9 @@ impl Nats {
             let Ok(mut r) = serde_json::from_slice::<FileRecord>(&e.value) else {
                 continue;
             };
+            if !serves(&r.partner) {
+                continue;
+            }
             let owner = r.owner().unwrap_or_default().to_string();
             let origin = format!("{}:{}", r.instance, k.split_once('.').map_or("", |x| x.1));
             match r.state.as_str() {

@@ -509,25 +509,21 @@ impl Pipeline {
             return Ok(0);
         }
         self.last_takeover = Some(std::time::Instant::now());
+        let conn = &self.conn;
+        let cfg = &self.cfg;
         let known = |origin: &str| -> bool {
-            let Ok(c) = store::open(&self.cfg.data_dir.join(super::STORE_FILE)) else {
-                return false;
-            };
-            c.query_row(
+            conn.query_row(
                 "SELECT 1 FROM nats_takeover WHERE origin = ?1",
                 [origin],
                 |_| Ok(()),
             )
             .is_ok()
         };
-        let found = n.block_on(n.take_abandoned(&known))?;
+        // a partner this gateway does not serve: left to an instance that does
+        let serves = |partner: &str| cfg.partner(partner).is_some();
+        let found = n.block_on(n.take_abandoned(&known, &serves))?;
         let mut taken = 0;
         for a in found {
-            if self.cfg.partner(&a.partner).is_none() {
-                tracing::error!(file = %a.key, partner = %a.partner,
-                    "a gone instance's file of a partner this gateway does not know; left");
-                continue;
-            }
             let existing: Option<i64> = self
                 .conn
                 .query_row(
@@ -661,7 +657,7 @@ impl Pipeline {
                     |r| r.get(0),
                 )
                 .optional()?;
-            test_pause();
+            test_pause("raw");
         }
         let open = || -> Result<BufReader<std::fs::File>, PipelineError> {
             Ok(BufReader::with_capacity(
@@ -1141,6 +1137,7 @@ impl Pipeline {
         mut ic: Open,
         report: &InterchangeReport,
     ) -> Result<(), PipelineError> {
+        test_pause("interchange_end");
         // a group left open (no GE) was never accepted
         drop_group(&self.conn, &mut ic)?;
         let ic_isa06 = ic.isa06.clone();
@@ -1660,15 +1657,20 @@ pub fn safe_name(name: &str) -> String {
     }
 }
 
-/// Test hook: with `GATEWAYD_TEST_PAUSE_AFTER_RAW_MS` set, the NATS store's pipeline
-/// waits that long after a file's raw copy and record are in the cluster and before the
-/// file is read (the takeover test kills the gateway in that window). Unset: nothing.
-fn test_pause() {
-    if let Some(ms) = std::env::var("GATEWAYD_TEST_PAUSE_AFTER_RAW_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
+/// Test hook: with `GATEWAYD_TEST_PAUSE=<point>=<ms>` set, the pipeline waits that long
+/// at `point`: `raw` (the NATS store has a file's raw copy and record, nothing of it is
+/// read) or `interchange_end` (an interchange is read and its keys claimed, nothing of
+/// it is committed). The takeover tests kill the gateway there. Unset: nothing.
+fn test_pause(point: &str) {
+    let Ok(v) = std::env::var("GATEWAYD_TEST_PAUSE") else {
+        return;
+    };
+    if let Some(ms) = v
+        .split_once('=')
+        .filter(|(p, _)| *p == point)
+        .and_then(|(_, ms)| ms.parse::<u64>().ok())
     {
-        tracing::warn!(ms, "test pause after the raw copy");
+        tracing::warn!(ms, "test pause at {point}");
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
