@@ -24,7 +24,10 @@
 //! period as the 277CA gives it, the total charge, and each line's procedure (qualifier,
 //! code, modifiers), charge and service date, amounts normalized (`150.00` is `150`).
 //! Only the hash is stored (`claim_fingerprints`, written in the interchange's
-//! transaction when the claim's group is accepted), never the fields; a claim the
+//! transaction when the claim's group is accepted; with `store = "nats"` also created in
+//! KV `<prefix>_claims` when the 277CA is built, so a claim accepted through another
+//! gateway is a duplicate too, see [`super::nats::Nats::claim_fingerprint`]), never the
+//! fields; a claim the
 //! 277CA rejects is not recorded, so it never makes a later one a duplicate. A3 with 54
 //! for a duplicate claim as in Office Ally's "Understanding Claim Response Code
 //! Category A3 with Status 54" (status 54 "Duplicate of a previously processed

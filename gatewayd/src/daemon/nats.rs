@@ -9,6 +9,9 @@
 //! |---|---|---|
 //! | raw files | object store `<prefix>_raw`, object `<instance>/<file id>`, and the file's record in KV `<prefix>_files` (`received`, then `processed`) | put before any acknowledgment of the file is written |
 //! | duplicate interchanges | KV `<prefix>_interchanges`, key `partner.ISA06.ISA13` (each part escaped), created with `create` (fails if the key exists); the value names the owning file (`instance:file id:position`) | an ISA13 is accepted once across every instance, forever (not a 2-minute window); a re-run of the owning file after a crash recognises its own key; a TA1-rejected interchange gives its key back |
+//! | duplicate claims | KV `<prefix>_claims`, key `partner.fingerprint` (the 277CA's claim fingerprint, a hash), created with `create` when the 277CA is built; the value names the owning interchange like an interchange key | a claim is accepted once across every instance (A3:54 for the same claim through another); a re-run of the owning file recognises its own keys; the keys of a rejected group or interchange are given back |
+//! | heartbeats | KV `<prefix>_instances` (max age `nats.takeover_after_seconds`), key `instance`, put every `nats.heartbeat_seconds` | an instance whose key expired counts as gone |
+//! | takeover | a gone instance's file record still `received` gets `owner` (this instance) and state `taking` with compare-and-set on its revision, then `taken` once recorded here from the object store | one live instance takes each abandoned file and processes it through the normal pipeline; the keys the gone run created (owner `instance:file id:position`) count as the new run's, so nothing is a duplicate of itself; items keep their `Nats-Msg-Id` |
 //! | vendor queues | one work-queue stream `<PREFIX>_QUEUE`, subject `<prefix>.queue.<vendor>`, one durable pull consumer per vendor; `Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]` | a republish after a crash inside the duplicate window is dropped by the server; vendors dedupe by the item's `msg_id` beyond it |
 //! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
 //! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests |
@@ -602,11 +605,10 @@ impl Nats {
     /// `received`, each now this instance's: its record's owner set with
     /// compare-and-set (`update` on the revision), so one live instance takes each. A
     /// file this instance began to take before a restart (`taking`, owned by it) comes
-    /// again unless `known` says it is recorded locally already. Only files of partners
-    /// this instance `serves` are taken.
+    /// again (the caller finds it recorded, or records it). Only files of partners this
+    /// instance `serves` are taken.
     pub async fn take_abandoned(
         &self,
-        known: &dyn Fn(&str) -> bool,
         serves: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Abandoned>, NatsError> {
         let mut alive = std::collections::HashSet::new();
@@ -643,11 +645,7 @@ impl Nats {
             let owner = r.owner().unwrap_or_default().to_string();
             let origin = format!("{}:{}", r.instance, k.split_once('.').map_or("", |x| x.1));
             match r.state.as_str() {
-                "taking" if owner == self.instance => {
-                    if known(&origin) {
-                        continue;
-                    }
-                }
+                "taking" if owner == self.instance => {}
                 "received" | "taking" if owner != self.instance && !alive.contains(&owner) => {
                     r.state = "taking".into();
                     r.owner = Some(self.instance.clone());

@@ -32,7 +32,13 @@
 //! the cluster; and, after step 5, the ready items are published to the queue stream
 //! (`Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]`) and their stream sequences
 //! recorded in `nats_published`, and the PA statuses that changed are put in the
-//! cluster's KV bucket (`nats_pa` remembers what was put).
+//! cluster's KV bucket (`nats_pa` remembers what was put). The duplicate-claim edit of
+//! the 277CA also creates each accepted claim's fingerprint key in the cluster (a key
+//! another file holds is a duplicate, A3:54; a rejected group or interchange gives its
+//! keys back). Between files the pipeline takes over the files gone instances left
+//! `received` ([`Pipeline::take_over_abandoned`]): recorded here from the object store
+//! (`nats_takeover` names where each came from), processed like any file, with the
+//! keys the gone run created counted as this run's.
 //!
 //! An interchange the TA1 rejects gets only its TA1, and nothing of it is routed. A
 //! file with no interchange, or over the limits, gets a rejection note in the outbox.
@@ -509,19 +515,10 @@ impl Pipeline {
             return Ok(0);
         }
         self.last_takeover = Some(std::time::Instant::now());
-        let conn = &self.conn;
         let cfg = &self.cfg;
-        let known = |origin: &str| -> bool {
-            conn.query_row(
-                "SELECT 1 FROM nats_takeover WHERE origin = ?1",
-                [origin],
-                |_| Ok(()),
-            )
-            .is_ok()
-        };
         // a partner this gateway does not serve: left to an instance that does
         let serves = |partner: &str| cfg.partner(partner).is_some();
-        let found = n.block_on(n.take_abandoned(&known, &serves))?;
+        let found = n.block_on(n.take_abandoned(&serves))?;
         let mut taken = 0;
         for a in found {
             let existing: Option<i64> = self
