@@ -524,11 +524,22 @@ fn the_same_claim_through_two_gateways_is_a_duplicate_at_the_second() {
     let a = gateway(&dir.join("a"), &urls, "gw-a", 1, partners);
     let b = gateway(&dir.join("b"), &urls, "gw-b", 1, partners);
     let data = std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap();
+    // first to B in an interchange the TA1 rejects (IEA02 is not its ISA13): its claims
+    // are not accepted, and their keys go back
+    let broken = String::from_utf8(renumber(&data, 739_999))
+        .unwrap()
+        .replace("IEA*1*000739999", "IEA*1*000739990");
+    drop_file(&b.inbox("demo"), "broken.x12", broken.as_bytes());
+    settle(&b, 1, 60);
+    assert_eq!(
+        outcomes(&b, "demo"),
+        BTreeMap::from([("rejected".to_string(), 1)])
+    );
     // the same claims under two ISA13s: not a duplicate interchange, duplicate claims
     drop_file(&a.inbox("demo"), "first.x12", &renumber(&data, 740_000));
     settle(&a, 1, 60);
     drop_file(&b.inbox("demo"), "second.x12", &renumber(&data, 740_001));
-    settle(&b, 1, 60);
+    settle(&b, 2, 60);
     let ack = |d: &Daemon, isa13: &str| -> Vec<String> {
         let out = outbox_files(&d.outbox("demo"));
         let (_, body) = out

@@ -27,8 +27,9 @@
 //! transaction when the claim's group is accepted; with `store = "nats"` also created in
 //! KV `<prefix>_claims` when the 277CA is built, so a claim accepted through another
 //! gateway is a duplicate too, see [`super::nats::Nats::claim_fingerprint`]), never the
-//! fields; a claim the
-//! 277CA rejects is not recorded, so it never makes a later one a duplicate. A3 with 54
+//! fields; a claim the 277CA rejects is not recorded, nor are the claims of a group the
+//! 999 rejects or of an interchange the TA1 rejects (no 277CA goes out for them), so
+//! they never make a later one a duplicate. A3 with 54
 //! for a duplicate claim as in Office Ally's "Understanding Claim Response Code
 //! Category A3 with Status 54" (status 54 "Duplicate of a previously processed
 //! claim/line", in pyx12 4.0.0 `map/codes.xml` `claim_status`, wording from the WPC

@@ -1204,6 +1204,7 @@ impl Pipeline {
                    (SELECT id FROM queue WHERE interchange_id = {interchange_id});
                  DELETE FROM queue WHERE interchange_id = {interchange_id};
                  DELETE FROM claim_rejects WHERE interchange_id = {interchange_id};
+                 DELETE FROM claim_fingerprints WHERE interchange_id = {interchange_id};
                  DELETE FROM attachment_refs WHERE interchange_id = {interchange_id};"
             ))?;
             covers.clear();
@@ -1659,15 +1660,14 @@ pub fn safe_name(name: &str) -> String {
 /// read) or `interchange_end` (an interchange is read and its keys claimed, nothing of
 /// it is committed). The takeover tests kill the gateway there. Unset: nothing.
 fn test_pause(point: &str) {
-    let Ok(v) = std::env::var("GATEWAYD_TEST_PAUSE") else {
-        return;
-    };
-    if let Some(ms) = v
-        .split_once('=')
-        .filter(|(p, _)| *p == point)
-        .and_then(|(_, ms)| ms.parse::<u64>().ok())
-    {
+    static PAUSE: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        let v = std::env::var("GATEWAYD_TEST_PAUSE").ok()?;
+        let (p, ms) = v.split_once('=')?;
+        Some((p.to_string(), ms.parse().ok()?))
+    });
+    if let Some((_, ms)) = pause.as_ref().filter(|(p, _)| p == point) {
         tracing::warn!(ms, "test pause at {point}");
-        std::thread::sleep(std::time::Duration::from_millis(ms));
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
     }
 }
