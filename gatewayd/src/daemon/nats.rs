@@ -7,7 +7,7 @@
 //!
 //! | what | where | guarantee |
 //! |---|---|---|
-//! | raw files | object store `<prefix>_raw`, object `<instance>/<file id>`, and the file's record in KV `<prefix>_files` (`received`, then `processed`) | put before any acknowledgment of the file is written |
+//! | raw files | object store `<prefix>_raw`, object `<instance>/<file id>`, and the file's record in KV `<prefix>_files` (`received`, then `processed`; or `taking`, then `taken`, with the `owner` that took it over) | put before any acknowledgment of the file is written |
 //! | duplicate interchanges | KV `<prefix>_interchanges`, key `partner.ISA06.ISA13` (each part escaped), created with `create` (fails if the key exists); the value names the owning file (`instance:file id:position`) | an ISA13 is accepted once across every instance, forever (not a 2-minute window); a re-run of the owning file after a crash recognises its own key; a TA1-rejected interchange gives its key back |
 //! | duplicate claims | KV `<prefix>_claims`, key `partner.fingerprint` (the 277CA's claim fingerprint, a hash), created with `create` when the 277CA is built; the value names the owning interchange like an interchange key | a claim is accepted once across every instance (A3:54 for the same claim through another); a re-run of the owning file recognises its own keys; the keys of a rejected group or interchange are given back |
 //! | heartbeats | KV `<prefix>_instances` (max age `nats.takeover_after_seconds`), key `instance`, put every `nats.heartbeat_seconds` | an instance whose key expired counts as gone |
@@ -124,8 +124,8 @@ struct FileRecord {
 
 impl FileRecord {
     /// The instance whose file it is now.
-    fn owner(&self) -> Option<&str> {
-        Some(self.owner.as_deref().unwrap_or(&self.instance))
+    fn owner(&self) -> &str {
+        self.owner.as_deref().unwrap_or(&self.instance)
     }
 }
 
@@ -527,7 +527,7 @@ impl Nats {
         let key = format!("{}.{file_id}", self.instance);
         if let Some(e) = self.files.entry(&key).await.map_err(call("file record"))? {
             if let Ok(r) = serde_json::from_slice::<FileRecord>(&e.value) {
-                if r.owner().is_some_and(|o| o != self.instance) {
+                if r.owner() != self.instance {
                     return Ok(false);
                 }
             }
@@ -642,7 +642,7 @@ impl Nats {
             if !serves(&r.partner) {
                 continue;
             }
-            let owner = r.owner().unwrap_or_default().to_string();
+            let owner = r.owner().to_string();
             let origin = format!("{}:{}", r.instance, k.split_once('.').map_or("", |x| x.1));
             match r.state.as_str() {
                 "taking" if owner == self.instance => {}
@@ -1488,6 +1488,23 @@ mod tests {
         assert!(parse_receipt("").is_none());
         assert_eq!(key_part("AB 12*"), "AB=2012=2A");
         assert_eq!(key_part(""), "=");
+        assert_eq!(Nats::claim_key("demo", "ab12"), "demo.ab12");
+        // a record written before takeovers existed has no owner: its instance's
+        let r: FileRecord = serde_json::from_str(
+            r#"{"instance":"gw1","partner":"p","name":"n","sha256":"s","object":"gw1/1","state":"received"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.owner(), "gw1");
+        let taken = FileRecord {
+            owner: Some("gw2".into()),
+            ..r
+        };
+        assert_eq!(taken.owner(), "gw2");
+        let text = serde_json::to_string(&taken).unwrap();
+        assert!(
+            text.contains(r#""owner":"gw2""#) && !text.contains("\"by\""),
+            "{text}"
+        );
         assert_eq!(
             Nats::interchange_key("demo", "SUBMITTER01", "000000001"),
             "demo.SUBMITTER01.000000001"
