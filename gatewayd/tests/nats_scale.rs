@@ -7,9 +7,15 @@
 //!   exactly once, none is lost, and the shared interchange is accepted by one gateway
 //!   only;
 //! - a gateway `kill -9`ed while it publishes the items of a large batch, then
-//!   restarted: every item is in its queue stream exactly once.
+//!   restarted: every item is in its queue stream exactly once;
+//! - the same claims through two gateways: the second's 277CA says A3:54 and nothing of
+//!   it is queued (and the claims of a TA1-rejected interchange do not count);
+//! - a gateway `kill -9`ed with a recorded file (before reading it, or with an
+//!   interchange read but not committed) and its data dir deleted: another gateway
+//!   takes the file over once the heartbeat runs out; every item reaches its vendor
+//!   once and every acknowledgment is written once to the shared outbox.
 //!
-//! Both skip loudly without nats-server, except under `CI=true`.
+//! Each skips loudly without nats-server, except under `CI=true`.
 
 mod daemon_support;
 
