@@ -7,9 +7,15 @@
 //!   exactly once, none is lost, and the shared interchange is accepted by one gateway
 //!   only;
 //! - a gateway `kill -9`ed while it publishes the items of a large batch, then
-//!   restarted: every item is in its queue stream exactly once.
+//!   restarted: every item is in its queue stream exactly once;
+//! - the same claims through two gateways: the second's 277CA says A3:54 and nothing of
+//!   it is queued (and the claims of a TA1-rejected interchange do not count);
+//! - a gateway `kill -9`ed with a recorded file (before reading it, or with an
+//!   interchange read but not committed) and its data dir deleted: another gateway
+//!   takes the file over once the heartbeat runs out; every item reaches its vendor
+//!   once and every acknowledgment is written once to the shared outbox.
 //!
-//! Both skip loudly without nats-server, except under `CI=true`.
+//! Each skips loudly without nats-server, except under `CI=true`.
 
 mod daemon_support;
 
@@ -487,6 +493,223 @@ fn a_last_lease_that_runs_out_goes_to_the_dead_letters() {
     assert!(lease(&d).is_empty());
     assert!(d.log_text().contains("moved to the dead letters"));
     drop(d);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The segments of an X12 file (`~` terminated), trimmed.
+fn segments(body: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(body)
+        .split('~')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The STC after a claim's TRN in 277CA segments.
+fn stc_of(segs: &[String], claim: &str) -> String {
+    let at = segs
+        .iter()
+        .position(|s| *s == format!("TRN*2*{claim}"))
+        .expect("the claim's TRN");
+    let stc: Vec<&str> = segs[at + 1].split('*').collect();
+    assert_eq!(stc[0], "STC");
+    stc[1].to_string()
+}
+
+#[test]
+fn the_same_claim_through_two_gateways_is_a_duplicate_at_the_second() {
+    if binary_or_skip("the_same_claim_through_two_gateways_is_a_duplicate_at_the_second").is_none()
+    {
+        return;
+    }
+    let dir = temp_dir("nats-claims");
+    let server = NatsServer::start(&dir.join("nats"));
+    let urls = format!("[{:?}]", server.url());
+    let partners = "[[partner]]\nid = \"demo\"\n";
+    let a = gateway(&dir.join("a"), &urls, "gw-a", 1, partners);
+    let b = gateway(&dir.join("b"), &urls, "gw-b", 1, partners);
+    let data = std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap();
+    // first to B in an interchange the TA1 rejects (IEA02 is not its ISA13): its claims
+    // are not accepted, and their keys go back
+    let broken = String::from_utf8(renumber(&data, 739_999))
+        .unwrap()
+        .replace("IEA*1*000739999", "IEA*1*000739990");
+    drop_file(&b.inbox("demo"), "broken.x12", broken.as_bytes());
+    settle(&b, 1, 60);
+    assert_eq!(
+        outcomes(&b, "demo"),
+        BTreeMap::from([("rejected".to_string(), 1)])
+    );
+    // the same claims under two ISA13s: not a duplicate interchange, duplicate claims
+    drop_file(&a.inbox("demo"), "first.x12", &renumber(&data, 740_000));
+    settle(&a, 1, 60);
+    drop_file(&b.inbox("demo"), "second.x12", &renumber(&data, 740_001));
+    settle(&b, 2, 60);
+    let ack = |d: &Daemon, isa13: &str| -> Vec<String> {
+        let out = outbox_files(&d.outbox("demo"));
+        let (_, body) = out
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("277CA-{isa13}-")))
+            .unwrap_or_else(|| panic!("no 277CA for {isa13}: {:?}", out.keys()));
+        segments(body)
+    };
+    let first = ack(&a, "000740000");
+    assert_eq!(stc_of(&first, "ACK0001"), "A2:20");
+    assert_eq!(stc_of(&first, "ACK0002"), "A2:20");
+    let second = ack(&b, "000740001");
+    assert_eq!(stc_of(&second, "ACK0001"), "A3:54");
+    assert_eq!(stc_of(&second, "ACK0002"), "A3:54");
+    assert!(!second.iter().any(|s| s.starts_with("REF*1K*")));
+    // nothing of the second queued: kept from every vendor as duplicates
+    let db = b.db();
+    let q = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(q("SELECT COUNT(*) FROM queue"), 0);
+    assert_eq!(
+        q("SELECT COUNT(*) FROM claim_rejects WHERE json_extract(item, '$.rejected_by_277ca') = '[\"A3:54\"]'"),
+        2
+    );
+    // the vendors see the first acceptance only
+    let mut deliveries = drain(&a);
+    deliveries.extend(drain(&b));
+    let (got, repeats) = dedupe(&deliveries);
+    assert_eq!(repeats, 0);
+    let ids: Vec<&str> = got.iter().map(|g| g.2.as_str()).collect();
+    assert_eq!(ids, ["ACK0001", "ACK0002"], "{got:?}");
+    drop(a);
+    drop(b);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_gone_gateways_recorded_file_is_taken_over_by_another() {
+    if binary_or_skip("a_gone_gateways_recorded_file_is_taken_over_by_another").is_none() {
+        return;
+    }
+    takeover("raw");
+}
+
+#[test]
+fn a_file_a_gone_gateway_was_reading_is_taken_over_with_its_keys() {
+    if binary_or_skip("a_file_a_gone_gateway_was_reading_is_taken_over_with_its_keys").is_none() {
+        return;
+    }
+    takeover("interchange_end");
+}
+
+/// Gateway A records a file of two interchanges (an 837 with two claims, a 278) and is
+/// `kill -9`ed at the pipeline's test pause `point` (`raw`: only the raw copy and the
+/// file's record are in the cluster; `interchange_end`: the 837's interchange key and
+/// claim keys are created too, nothing is committed), its data dir deleted; gateway B,
+/// on the same cluster and writing the same partner outbox, takes the file over.
+fn takeover(point: &str) {
+    let dir = temp_dir(&format!("nats-takeover-{point}"));
+    let server = NatsServer::start(&dir.join("nats"));
+    let urls = format!("[{:?}]", server.url());
+    // both gateways write the partner's acknowledgments to one outbox
+    let outbox = dir.join("outbox");
+    std::fs::create_dir_all(&outbox).unwrap();
+    let partners = format!(
+        "[[partner]]\nid = \"demo\"\noutbox = {:?}\n",
+        outbox.display().to_string()
+    );
+    let timing = "heartbeat_seconds = 1\ntakeover_after_seconds = 3\n";
+    let start = |name: &str, env: &[(&str, &str)]| -> Daemon {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let port = free_port();
+        let mut text = config_text(&d, port, &partners);
+        text.insert_str(0, "store = \"nats\"\n");
+        text.push_str(&nats_config(&urls, Some(&format!("gw-{name}")), timing));
+        Daemon::start_config_env(&d, &text, port, None, env)
+    };
+    // A records the file (raw copy in the object store, record in KV) and stops there
+    let pause = format!("{point}=600000");
+    let mut a = start("a", &[("GATEWAYD_TEST_PAUSE", &pause)]);
+    let b = start("b", &[]);
+    let mut data = renumber(
+        &std::fs::read(repo().join("fixtures/ack277/two-providers.x12")).unwrap(),
+        750_000,
+    );
+    data.extend(renumber(
+        &std::fs::read(repo().join("fixtures/routing/ex03-pcs.x12")).unwrap(),
+        750_001,
+    ));
+    let expected = {
+        let mut e = Oracle::new().expect(&data).items;
+        e.sort();
+        e
+    };
+    assert!(expected.len() >= 3, "{expected:?}");
+    drop_file(&a.inbox("demo"), "batch.x12", &data);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !a.log_text().contains(&format!("test pause at {point}")) {
+        assert!(
+            Instant::now() < deadline,
+            "A never paused:\n{}",
+            a.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A dies for good: kill -9, its data dir gone
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let killed = Instant::now();
+    std::fs::remove_dir_all(dir.join("a/var")).unwrap();
+    assert!(outbox_files(&outbox).is_empty());
+    // B takes the file over once A's heartbeat ran out, and processes it
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n: i64 = b
+            .db()
+            .query_row("SELECT COUNT(*) FROM nats_takeover", [], |r| r.get(0))
+            .unwrap_or(0);
+        if n == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no takeover:\n{}", b.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = killed.elapsed();
+    settle(&b, 1, 60);
+    // every item at its vendor exactly once
+    let deliveries = drain(&b);
+    let (got, repeats) = dedupe(&deliveries);
+    assert_eq!(repeats, 0);
+    assert_eq!(got, expected);
+    // the acknowledgments once each: one 999 per interchange, the 837's 277CA
+    let out = outbox_files(&outbox);
+    let count = |p: &str| out.keys().filter(|k| k.starts_with(p)).count();
+    assert_eq!(count("999-000750000-"), 1, "{:?}", out.keys());
+    assert_eq!(count("999-000750001-"), 1, "{:?}", out.keys());
+    assert_eq!(count("277CA-000750000-"), 1, "{:?}", out.keys());
+    assert_eq!(count("277CA-"), 1, "{:?}", out.keys());
+    assert_eq!(count("TA1-"), 0, "{:?}", out.keys());
+    // the keys A created are the new run's: the interchanges and claims are accepted
+    let (_, ack) = out
+        .iter()
+        .find(|(k, _)| k.starts_with("277CA-000750000-"))
+        .unwrap();
+    let segs = segments(ack);
+    assert_eq!(stc_of(&segs, "ACK0001"), "A2:20");
+    assert_eq!(stc_of(&segs, "ACK0002"), "A2:20");
+    assert_eq!(
+        outcomes(&b, "demo"),
+        BTreeMap::from([("accepted".to_string(), 2)])
+    );
+    // B's scan after the takeover finds nothing more to take
+    std::thread::sleep(Duration::from_secs(2));
+    let n: i64 = b
+        .db()
+        .query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    let log = b.log_text();
+    assert!(log.contains("took over a gone instance's file"), "{log}");
+    eprintln!("takeover test: taken over {took:?} after the kill");
+    drop(b);
+    drop(a);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -24,8 +24,12 @@
 //! period as the 277CA gives it, the total charge, and each line's procedure (qualifier,
 //! code, modifiers), charge and service date, amounts normalized (`150.00` is `150`).
 //! Only the hash is stored (`claim_fingerprints`, written in the interchange's
-//! transaction when the claim's group is accepted), never the fields; a claim the
-//! 277CA rejects is not recorded, so it never makes a later one a duplicate. A3 with 54
+//! transaction when the claim's group is accepted; with `store = "nats"` also created in
+//! KV `<prefix>_claims` when the 277CA is built, so a claim accepted through another
+//! gateway is a duplicate too, see [`super::nats::Nats::claim_fingerprint`]), never the
+//! fields; a claim the 277CA rejects is not recorded, nor are the claims of a group the
+//! 999 rejects or of an interchange the TA1 rejects (no 277CA goes out for them), so
+//! they never make a later one a duplicate. A3 with 54
 //! for a duplicate claim as in Office Ally's "Understanding Claim Response Code
 //! Category A3 with Status 54" (status 54 "Duplicate of a previously processed
 //! claim/line", in pyx12 4.0.0 `map/codes.xml` `claim_status`, wording from the WPC
@@ -90,6 +94,9 @@ pub enum ClaimAckError {
     /// The 277CA builder refused the set.
     #[error("277CA: {0}")]
     Build(#[from] Ack277Error),
+    /// The duplicate check shared by the gateways failed.
+    #[error("shared duplicate check: {0}")]
+    Shared(String),
 }
 
 /// Payer claim control numbers from the store: `YYMMDD` and a seven-digit (or longer)
@@ -200,6 +207,10 @@ pub fn is_rejected(item: &super::items::NewItem) -> bool {
     item.item.get(REJECTED_KEY).is_some()
 }
 
+/// The shared duplicate check of [`Edits::shared`]: claims a fingerprint; `true` when
+/// another file holds it, the error's text when the check failed.
+pub type SharedCheck<'a> = dyn Fn(&str) -> Result<bool, String> + 'a;
+
 /// What the claim edits of [`build`] read besides the set.
 pub struct Edits<'a> {
     /// The partner that sent the set (duplicates are looked for among its claims).
@@ -208,6 +219,9 @@ pub struct Edits<'a> {
     pub eligibility: Option<&'a EligibilityFile>,
     /// The 277CAs built earlier in the same group, not recorded yet.
     pub earlier: &'a [Pending],
+    /// The duplicate check shared by every gateway (`store = "nats"`): claims a
+    /// fingerprint for this interchange; `true` when another file holds it.
+    pub shared: Option<&'a SharedCheck<'a>>,
 }
 
 /// Whether an 837 set with `issues` is accepted with errors (999 `E`) rather than
@@ -369,7 +383,11 @@ pub fn build(
             let f = fingerprint(&claim, c);
             let duplicate = fingerprints.contains(&f)
                 || edits.earlier.iter().any(|p| p.fingerprints.contains(&f))
-                || known(conn, edits.partner, &f)?;
+                || known(conn, edits.partner, &f)?
+                || match edits.shared {
+                    Some(claim) => claim(&f).map_err(ClaimAckError::Shared)?,
+                    None => false,
+                };
             if duplicate {
                 c.accepted = false;
                 c.payer_claim_number = None;

@@ -115,6 +115,8 @@ struct RawNats {
     duplicate_window_seconds: Option<u64>,
     credentials: Option<PathBuf>,
     instance: Option<String>,
+    heartbeat_seconds: Option<u64>,
+    takeover_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +208,11 @@ pub struct NatsSettings {
     /// This gateway's name among the instances sharing the cluster; `None` = a name
     /// made once and kept in the data dir (`instance-id`).
     pub instance: Option<String>,
+    /// How often this gateway says it is alive (KV `<prefix>_instances`), seconds.
+    pub heartbeat_seconds: u64,
+    /// How long after its last heartbeat a gateway counts as gone: its files still
+    /// `received` are then taken over by a live gateway (seconds; the bucket's max age).
+    pub takeover_after_seconds: u64,
 }
 
 impl Default for NatsSettings {
@@ -219,6 +226,8 @@ impl Default for NatsSettings {
             duplicate_window_seconds: 86_400,
             credentials: None,
             instance: None,
+            heartbeat_seconds: 5,
+            takeover_after_seconds: 30,
         }
     }
 }
@@ -784,6 +793,19 @@ fn nats_settings(
             "must be 60 to 2592000 (30 days)",
         ));
     }
+    let heartbeat_seconds = raw.heartbeat_seconds.unwrap_or(d.heartbeat_seconds);
+    if !(1..=300).contains(&heartbeat_seconds) {
+        return Err(key_error("nats.heartbeat_seconds", "must be 1 to 300"));
+    }
+    let takeover_after_seconds = raw
+        .takeover_after_seconds
+        .unwrap_or(d.takeover_after_seconds);
+    if takeover_after_seconds < 3 * heartbeat_seconds || takeover_after_seconds > 86_400 {
+        return Err(key_error(
+            "nats.takeover_after_seconds",
+            "must be at least 3 heartbeats (3 x nats.heartbeat_seconds) and at most 86400",
+        ));
+    }
     Ok(NatsSettings {
         servers,
         prefix,
@@ -793,6 +815,8 @@ fn nats_settings(
         duplicate_window_seconds,
         credentials: raw.credentials.map(abs),
         instance: raw.instance,
+        heartbeat_seconds,
+        takeover_after_seconds,
     })
 }
 
@@ -889,6 +913,14 @@ mod tests {
         );
         assert!(err("[nats]\nduplicate_window_seconds = 1\n")
             .starts_with("config key `nats.duplicate_window_seconds`"));
+        assert!(err("[nats]\nheartbeat_seconds = 0\n")
+            .starts_with("config key `nats.heartbeat_seconds`"));
+        assert!(
+            err("[nats]\nheartbeat_seconds = 5\ntakeover_after_seconds = 10\n")
+                .starts_with("config key `nats.takeover_after_seconds`")
+        );
+        assert_eq!(c.nats.heartbeat_seconds, 5);
+        assert_eq!(c.nats.takeover_after_seconds, 30);
         assert!(err("[nats]\ncolour = 1\n").starts_with("config: unknown field"));
     }
 

@@ -337,6 +337,9 @@ fn pipeline_loop(
             }
         }
         if !stopping() {
+            if let Err(e) = pipeline.take_over_abandoned() {
+                tracing::error!(error = %e, "taking over the files of gone instances");
+            }
             if let Err(e) = pipeline.process_pending(&stopping) {
                 tracing::error!(error = %e, "processing received files");
             }

@@ -7,8 +7,11 @@
 //!
 //! | what | where | guarantee |
 //! |---|---|---|
-//! | raw files | object store `<prefix>_raw`, object `<instance>/<file id>`, and the file's record in KV `<prefix>_files` (`received`, then `processed`) | put before any acknowledgment of the file is written |
+//! | raw files | object store `<prefix>_raw`, object `<instance>/<file id>`, and the file's record in KV `<prefix>_files` (`received`, then `processed`; or `taking`, then `taken`, with the `owner` that took it over) | put before any acknowledgment of the file is written |
 //! | duplicate interchanges | KV `<prefix>_interchanges`, key `partner.ISA06.ISA13` (each part escaped), created with `create` (fails if the key exists); the value names the owning file (`instance:file id:position`) | an ISA13 is accepted once across every instance, forever (not a 2-minute window); a re-run of the owning file after a crash recognises its own key; a TA1-rejected interchange gives its key back |
+//! | duplicate claims | KV `<prefix>_claims`, key `partner.fingerprint` (the 277CA's claim fingerprint, a hash), created with `create` when the 277CA is built; the value names the owning interchange like an interchange key | a claim is accepted once across every instance (A3:54 for the same claim through another); a re-run of the owning file recognises its own keys; the keys of a rejected group or interchange are given back |
+//! | heartbeats | KV `<prefix>_instances` (max age `nats.takeover_after_seconds`), key `instance`, put every `nats.heartbeat_seconds` | an instance whose key expired counts as gone |
+//! | takeover | a gone instance's file record still `received` gets `owner` (this instance) and state `taking` with compare-and-set on its revision, then `taken` once recorded here from the object store | one live instance takes each abandoned file and processes it through the normal pipeline; the keys the gone run created (owner `instance:file id:position`) count as the new run's, so nothing is a duplicate of itself; items keep their `Nats-Msg-Id` |
 //! | vendor queues | one work-queue stream `<PREFIX>_QUEUE`, subject `<prefix>.queue.<vendor>`, one durable pull consumer per vendor; `Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]` | a republish after a crash inside the duplicate window is dropped by the server; vendors dedupe by the item's `msg_id` beyond it |
 //! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
 //! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests |
@@ -99,6 +102,49 @@ pub struct ForwardedDecision {
 struct ForwardedAnswer {
     status: u16,
     body: serde_json::Value,
+}
+
+/// A file's record in KV `<prefix>_files`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FileRecord {
+    instance: String,
+    partner: String,
+    name: String,
+    sha256: String,
+    object: String,
+    /// `received`, `processed`, `taking` (an instance is taking it over), `taken`.
+    state: String,
+    /// The instance that took it over, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    /// The taking instance's record of it (`instance.file id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
+}
+
+impl FileRecord {
+    /// The instance whose file it is now.
+    fn owner(&self) -> &str {
+        self.owner.as_deref().unwrap_or(&self.instance)
+    }
+}
+
+/// A gone instance's file this instance took over ([`Nats::take_abandoned`]).
+#[derive(Debug, Clone)]
+pub struct Abandoned {
+    /// Its record's key in KV `<prefix>_files` (`instance.file id`).
+    pub key: String,
+    /// `instance:file id` of the gone instance: the owner its keys were created for
+    /// (with `:position`), which the new run takes for its own.
+    pub origin: String,
+    /// Partner id.
+    pub partner: String,
+    /// Its name as received.
+    pub name: String,
+    /// Hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its object in `<prefix>_raw`.
+    pub object: String,
 }
 
 /// What the duplicate check found for an interchange key.
@@ -192,6 +238,8 @@ pub struct Nats {
     files: kv::Store,
     counters: kv::Store,
     pa: kv::Store,
+    claims: kv::Store,
+    instances: kv::Store,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -320,6 +368,31 @@ impl Nats {
         })
         .await
         .map_err(retry("pa bucket"))?;
+        let claims = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_claims"),
+                description: "gatewayd: partner.fingerprint of accepted claims -> the file".into(),
+                history: 1,
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("claims bucket"))?;
+        let instances = with_retries(|| {
+            js.create_or_update_key_value(kv::Config {
+                bucket: format!("{p}_instances"),
+                description: "gatewayd: heartbeats of the live instances".into(),
+                history: 1,
+                max_age: Duration::from_secs(s.takeover_after_seconds),
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+        })
+        .await
+        .map_err(retry("instances bucket"))?;
         let raw = match js.get_object_store(format!("{p}_raw")).await {
             Ok(o) => o,
             Err(_) => with_retries(|| {
@@ -377,6 +450,8 @@ impl Nats {
             files,
             counters,
             pa,
+            claims,
+            instances,
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -392,6 +467,10 @@ impl Nats {
             std::sync::Arc::downgrade(&nats),
             advisories,
         ));
+        // alive from now on: the first heartbeat before any file is taken
+        nats.heartbeat().await?;
+        nats.handle
+            .spawn(heartbeat_loop(std::sync::Arc::downgrade(&nats)));
         // every configured vendor's consumer, before the first lease asks for it
         for vendor in cfg.vendor_tokens.keys() {
             nats.consumer(vendor).await?;
@@ -433,7 +512,9 @@ impl Nats {
     }
 
     /// Stores a received file's bytes in the object store and its record in KV
-    /// (state `received`); the same name again overwrites the same object.
+    /// (state `received`); the same name again overwrites the same object. `false`
+    /// when the record says another instance took the file over (this one was taken
+    /// for gone): the file is then not this instance's to process.
     pub async fn put_raw(
         &self,
         file_id: i64,
@@ -441,9 +522,16 @@ impl Nats {
         name: &str,
         sha256: &str,
         path: &std::path::Path,
-    ) -> Result<(), NatsError> {
+    ) -> Result<bool, NatsError> {
         let object = format!("{}/{file_id}", self.instance);
         let key = format!("{}.{file_id}", self.instance);
+        if let Some(e) = self.files.entry(&key).await.map_err(call("file record"))? {
+            if let Ok(r) = serde_json::from_slice::<FileRecord>(&e.value) {
+                if r.owner() != self.instance {
+                    return Ok(false);
+                }
+            }
+        }
         // a re-run after a crash finds the object already there
         let done = matches!(self.raw.info(&object).await, Ok(i) if i.digest.is_some()
             && !i.deleted);
@@ -455,7 +543,8 @@ impl Nats {
                 .map_err(call("raw file put"))?;
         }
         self.put_file_record(&key, partner, name, sha256, "received")
-            .await
+            .await?;
+        Ok(true)
     }
 
     /// Marks a file's KV record `processed`.
@@ -479,16 +568,139 @@ impl Nats {
         sha256: &str,
         state: &str,
     ) -> Result<(), NatsError> {
-        let v = serde_json::json!({
-            "instance": self.instance,
-            "partner": partner,
-            "name": name,
-            "sha256": sha256,
-            "object": key.replacen('.', "/", 1),
-            "state": state,
-        });
+        let v = FileRecord {
+            instance: self.instance.clone(),
+            partner: partner.to_string(),
+            name: name.to_string(),
+            sha256: sha256.to_string(),
+            object: key.replacen('.', "/", 1),
+            state: state.to_string(),
+            owner: None,
+            by: None,
+        };
         self.files
-            .put(key, v.to_string().into())
+            .put(
+                key,
+                serde_json::to_vec(&v).map_err(call("file record"))?.into(),
+            )
+            .await
+            .map_err(call("file record"))?;
+        Ok(())
+    }
+
+    /// Says this instance is alive: its key in KV `<prefix>_instances` (whose entries
+    /// expire after `takeover_after_seconds`).
+    pub async fn heartbeat(&self) -> Result<(), NatsError> {
+        self.instances
+            .put(
+                key_part(&self.instance),
+                super::store::now_ms().to_string().into(),
+            )
+            .await
+            .map_err(call("heartbeat"))?;
+        Ok(())
+    }
+
+    /// The files of gone instances (no heartbeat for `takeover_after_seconds`) still
+    /// `received`, each now this instance's: its record's owner set with
+    /// compare-and-set (`update` on the revision), so one live instance takes each. A
+    /// file this instance began to take before a restart (`taking`, owned by it) comes
+    /// again (the caller finds it recorded, or records it). Only files of partners this
+    /// instance `serves` are taken.
+    pub async fn take_abandoned(
+        &self,
+        serves: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Abandoned>, NatsError> {
+        let mut alive = std::collections::HashSet::new();
+        let mut keys = self.instances.keys().await.map_err(call("instances"))?;
+        while let Some(k) = keys.next().await {
+            alive.insert(k.map_err(call("instances"))?);
+        }
+        let mut out = Vec::new();
+        let mut keys = self.files.keys().await.map_err(call("file records"))?;
+        let mut candidates = Vec::new();
+        while let Some(k) = keys.next().await {
+            let k = k.map_err(call("file records"))?;
+            // only a gone instance's records can be abandoned (or taken by us)
+            let Some((inst, _)) = k.split_once('.') else {
+                continue;
+            };
+            if inst != self.instance && !alive.contains(inst) {
+                candidates.push(k);
+            }
+        }
+        for k in candidates {
+            let Some(e) = self.files.entry(&k).await.map_err(call("file record"))? else {
+                continue;
+            };
+            if e.operation != kv::Operation::Put {
+                continue;
+            }
+            let Ok(mut r) = serde_json::from_slice::<FileRecord>(&e.value) else {
+                continue;
+            };
+            if !serves(&r.partner) {
+                continue;
+            }
+            let owner = r.owner().to_string();
+            let origin = format!("{}:{}", r.instance, k.split_once('.').map_or("", |x| x.1));
+            match r.state.as_str() {
+                "taking" if owner == self.instance => {}
+                "received" | "taking" if owner != self.instance && !alive.contains(&owner) => {
+                    r.state = "taking".into();
+                    r.owner = Some(self.instance.clone());
+                    let body = serde_json::to_vec(&r).map_err(call("file record"))?;
+                    if self
+                        .files
+                        .update(&k, body.into(), e.revision)
+                        .await
+                        .is_err()
+                    {
+                        // another instance took it first
+                        continue;
+                    }
+                    tracing::warn!(file = %k, gone = %owner, "taking over a gone instance's file");
+                }
+                _ => continue,
+            }
+            out.push(Abandoned {
+                key: k,
+                origin,
+                partner: r.partner,
+                name: r.name,
+                sha256: r.sha256,
+                object: r.object,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The bytes of a raw file in the object store.
+    pub async fn fetch_raw(&self, object: &str) -> Result<Vec<u8>, NatsError> {
+        use tokio::io::AsyncReadExt;
+        let mut o = self.raw.get(object).await.map_err(call("raw file get"))?;
+        let mut out = Vec::new();
+        o.read_to_end(&mut out).await?;
+        Ok(out)
+    }
+
+    /// Marks a taken-over file's record `taken`, by this instance's file `file_id`.
+    pub async fn file_taken_over(&self, a: &Abandoned, file_id: i64) -> Result<(), NatsError> {
+        let v = FileRecord {
+            instance: a.origin.split(':').next().unwrap_or_default().to_string(),
+            partner: a.partner.clone(),
+            name: a.name.clone(),
+            sha256: a.sha256.clone(),
+            object: a.object.clone(),
+            state: "taken".into(),
+            owner: Some(self.instance.clone()),
+            by: Some(format!("{}.{file_id}", self.instance)),
+        };
+        self.files
+            .put(
+                &a.key,
+                serde_json::to_vec(&v).map_err(call("file record"))?.into(),
+            )
             .await
             .map_err(call("file record"))?;
         Ok(())
@@ -617,56 +829,54 @@ impl Nats {
     }
 
     /// The permanent duplicate check: creates the interchange's key for `owner`, or
-    /// finds who holds it.
-    pub async fn claim_interchange(&self, key: &str, owner: &str) -> Result<Claim, NatsError> {
-        match self
-            .interchanges
-            .create(key, owner.to_string().into())
-            .await
-        {
-            Ok(_) => Ok(Claim::Ours),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                let held = self
-                    .interchanges
-                    .get(key)
-                    .await
-                    .map_err(call("interchange key"))?;
-                match held {
-                    Some(v) if v.as_ref() == owner.as_bytes() => Ok(Claim::Ours),
-                    Some(_) => Ok(Claim::Other),
-                    // deleted between the two calls: try once more
-                    None => match self
-                        .interchanges
-                        .create(key, owner.to_string().into())
-                        .await
-                    {
-                        Ok(_) => Ok(Claim::Ours),
-                        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                            Ok(Claim::Other)
-                        }
-                        Err(e) => Err(call("interchange key")(e)),
-                    },
-                }
-            }
-            Err(e) => Err(call("interchange key")(e)),
-        }
+    /// finds who holds it; a key `alias` holds (the file this one took over from a gone
+    /// instance) is this file's too, and passes to `owner`.
+    pub async fn claim_interchange(
+        &self,
+        key: &str,
+        owner: &str,
+        alias: Option<&str>,
+    ) -> Result<Claim, NatsError> {
+        claim_key(&self.interchanges, key, owner, alias, "interchange key").await
     }
 
     /// Gives back an interchange key this file holds (its interchange was rejected by
     /// the TA1, so a corrected one may use the number again).
     pub async fn release_interchange(&self, key: &str, owner: &str) -> Result<(), NatsError> {
-        let entry = self
-            .interchanges
-            .entry(key)
-            .await
-            .map_err(call("interchange key"))?;
-        if let Some(e) = entry {
-            if e.operation == kv::Operation::Put && e.value.as_ref() == owner.as_bytes() {
-                self.interchanges
-                    .delete_expect_revision(key, Some(e.revision))
-                    .await
-                    .map_err(call("interchange key release"))?;
-            }
+        release_key(&self.interchanges, key, owner, "interchange key").await
+    }
+
+    /// The KV key of an accepted claim: `partner.fingerprint`.
+    pub fn claim_key(partner: &str, fingerprint: &str) -> String {
+        format!("{}.{}", key_part(partner), key_part(fingerprint))
+    }
+
+    /// The duplicate-claim check across every instance: creates the claim's key
+    /// (`partner.fingerprint`, KV `<prefix>_claims`) for `owner` (the interchange's
+    /// owner value), or finds who holds it (another file: a duplicate, A3:54). Like
+    /// [`Nats::claim_interchange`], a re-run of the owning file recognises its keys.
+    pub async fn claim_fingerprint(
+        &self,
+        partner: &str,
+        fingerprint: &str,
+        owner: &str,
+        alias: Option<&str>,
+    ) -> Result<Claim, NatsError> {
+        let key = Nats::claim_key(partner, fingerprint);
+        claim_key(&self.claims, &key, owner, alias, "claim key").await
+    }
+
+    /// Gives back the claim keys `owner` holds (their group or interchange was
+    /// rejected, so the claims were never accepted).
+    pub async fn release_fingerprints(
+        &self,
+        partner: &str,
+        fingerprints: &[String],
+        owner: &str,
+    ) -> Result<(), NatsError> {
+        for f in fingerprints {
+            let key = Nats::claim_key(partner, f);
+            release_key(&self.claims, &key, owner, "claim key").await?;
         }
         Ok(())
     }
@@ -1132,6 +1342,81 @@ impl Nats {
     }
 }
 
+/// Creates `key` for `owner` in `store`, or finds who holds it: `owner` (a re-run of
+/// the same file) or `alias` (the file this one took over; the key passes to `owner`
+/// with compare-and-set) is [`Claim::Ours`], anyone else [`Claim::Other`].
+async fn claim_key(
+    store: &kv::Store,
+    key: &str,
+    owner: &str,
+    alias: Option<&str>,
+    op: &'static str,
+) -> Result<Claim, NatsError> {
+    for _ in 0..5 {
+        match store.create(key, owner.to_string().into()).await {
+            Ok(_) => return Ok(Claim::Ours),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+            Err(e) => return Err(call(op)(e)),
+        }
+        let Some(held) = store.entry(key).await.map_err(call(op))? else {
+            // deleted between the two calls: try again
+            continue;
+        };
+        if held.operation != kv::Operation::Put {
+            continue;
+        }
+        if held.value.as_ref() == owner.as_bytes() {
+            return Ok(Claim::Ours);
+        }
+        if alias.is_some_and(|a| held.value.as_ref() == a.as_bytes()) {
+            match store
+                .update(key, owner.to_string().into(), held.revision)
+                .await
+            {
+                Ok(_) => return Ok(Claim::Ours),
+                // changed meanwhile: look again
+                Err(_) => continue,
+            }
+        }
+        return Ok(Claim::Other);
+    }
+    Ok(Claim::Other)
+}
+
+/// Deletes `key` when `owner` holds it (compare-and-set on its revision).
+async fn release_key(
+    store: &kv::Store,
+    key: &str,
+    owner: &str,
+    op: &'static str,
+) -> Result<(), NatsError> {
+    let entry = store.entry(key).await.map_err(call(op))?;
+    if let Some(e) = entry {
+        if e.operation == kv::Operation::Put && e.value.as_ref() == owner.as_bytes() {
+            store
+                .delete_expect_revision(key, Some(e.revision))
+                .await
+                .map_err(call(op))?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts this instance's heartbeat every `heartbeat_seconds` while the store lives.
+async fn heartbeat_loop(nats: std::sync::Weak<Nats>) {
+    loop {
+        let every = match nats.upgrade() {
+            Some(n) => Duration::from_secs(n.settings.heartbeat_seconds),
+            None => return,
+        };
+        tokio::time::sleep(every).await;
+        let Some(n) = nats.upgrade() else { return };
+        if let Err(e) = n.heartbeat().await {
+            tracing::warn!(error = %e, "heartbeat");
+        }
+    }
+}
+
 /// Calls `f` until it succeeds, for up to about 30 s (a cluster electing a leader
 /// answers with errors meanwhile).
 async fn with_retries<T, E: std::fmt::Display, F, Fut>(mut f: F) -> Result<T, String>
@@ -1203,6 +1488,23 @@ mod tests {
         assert!(parse_receipt("").is_none());
         assert_eq!(key_part("AB 12*"), "AB=2012=2A");
         assert_eq!(key_part(""), "=");
+        assert_eq!(Nats::claim_key("demo", "ab12"), "demo.ab12");
+        // a record written before takeovers existed has no owner: its instance's
+        let r: FileRecord = serde_json::from_str(
+            r#"{"instance":"gw1","partner":"p","name":"n","sha256":"s","object":"gw1/1","state":"received"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.owner(), "gw1");
+        let taken = FileRecord {
+            owner: Some("gw2".into()),
+            ..r
+        };
+        assert_eq!(taken.owner(), "gw2");
+        let text = serde_json::to_string(&taken).unwrap();
+        assert!(
+            text.contains(r#""owner":"gw2""#) && !text.contains("\"by\""),
+            "{text}"
+        );
         assert_eq!(
             Nats::interchange_key("demo", "SUBMITTER01", "000000001"),
             "demo.SUBMITTER01.000000001"

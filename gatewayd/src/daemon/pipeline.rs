@@ -32,7 +32,13 @@
 //! the cluster; and, after step 5, the ready items are published to the queue stream
 //! (`Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]`) and their stream sequences
 //! recorded in `nats_published`, and the PA statuses that changed are put in the
-//! cluster's KV bucket (`nats_pa` remembers what was put).
+//! cluster's KV bucket (`nats_pa` remembers what was put). The duplicate-claim edit of
+//! the 277CA also creates each accepted claim's fingerprint key in the cluster (a key
+//! another file holds is a duplicate, A3:54; a rejected group or interchange gives its
+//! keys back). Between files the pipeline takes over the files gone instances left
+//! `received` ([`Pipeline::take_over_abandoned`]): recorded here from the object store
+//! (`nats_takeover` names where each came from), processed like any file, with the
+//! keys the gone run created counted as this run's.
 //!
 //! An interchange the TA1 rejects gets only its TA1, and nothing of it is routed. A
 //! file with no interchange, or over the limits, gets a rejection note in the outbox.
@@ -49,7 +55,7 @@ use super::outbox::{self, name_part};
 use super::store::{self, FileRow, StoreError};
 use crate::clock::Stamp;
 use crate::route::{EligibilityFile, Lookups, Router};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::io::BufReader;
 use std::sync::Arc;
 use x12_837::ack277::render_277ca_interchange;
@@ -139,6 +145,11 @@ pub struct Pipeline {
     on_done: Option<Arc<dyn Fn(i64) + Send + Sync>>,
     /// Set when a real-time request was recorded: it is processed before the next file.
     urgent: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The file being processed was taken over from a gone instance: its
+    /// `instance:file id` there (the keys it created there are this run's too).
+    origin: Option<String>,
+    /// When the files of gone instances were last looked for.
+    last_takeover: Option<std::time::Instant>,
 }
 
 /// What validation and routing read: loaded once.
@@ -187,6 +198,10 @@ struct Open {
     group_covers: Vec<(String, Vec<u8>)>,
     /// Cover sheets of accepted groups, recorded after the 999s.
     covers: Vec<(String, Vec<u8>)>,
+    /// Fingerprints of the claims accepted groups accept (claimed in the cluster).
+    fps_kept: Vec<String>,
+    /// Fingerprints claimed for groups rejected since: given back at the end.
+    fps_dropped: Vec<String>,
 }
 
 impl Pipeline {
@@ -232,6 +247,8 @@ impl Pipeline {
             nats: None,
             on_done: None,
             urgent: None,
+            origin: None,
+            last_takeover: None,
         })
     }
 
@@ -252,7 +269,11 @@ impl Pipeline {
                 status TEXT NOT NULL,
                 keys TEXT NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS nats_pa_status_updated ON pa_status(updated_at);",
+            CREATE INDEX IF NOT EXISTS nats_pa_status_updated ON pa_status(updated_at);
+            CREATE TABLE IF NOT EXISTS nats_takeover (
+                file_id INTEGER PRIMARY KEY REFERENCES files(id),
+                origin TEXT NOT NULL UNIQUE
+            );",
         )?;
         self.nats = Some(nats);
         Ok(self)
@@ -480,6 +501,68 @@ impl Pipeline {
         self.nats.as_ref()
     }
 
+    /// With `store = "nats"`, at most every `nats.heartbeat_seconds`: takes over the
+    /// files gone instances left `received` (see [`super::nats::Nats::take_abandoned`]):
+    /// each one's bytes from the object store are recorded here like a received file
+    /// (with its origin in `nats_takeover`), so the next [`Pipeline::process_pending`]
+    /// processes it; returns how many were taken.
+    pub fn take_over_abandoned(&mut self) -> Result<usize, PipelineError> {
+        let Some(n) = self.nats.clone() else {
+            return Ok(0);
+        };
+        let every = std::time::Duration::from_secs(n.settings().heartbeat_seconds);
+        if self.last_takeover.is_some_and(|t| t.elapsed() < every) {
+            return Ok(0);
+        }
+        self.last_takeover = Some(std::time::Instant::now());
+        let cfg = &self.cfg;
+        // a partner this gateway does not serve: left to an instance that does
+        let serves = |partner: &str| cfg.partner(partner).is_some();
+        let found = n.block_on(n.take_abandoned(&serves))?;
+        let mut taken = 0;
+        for a in found {
+            let existing: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT file_id FROM nats_takeover WHERE origin = ?1",
+                    [&a.origin],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    let bytes = n.block_on(n.fetch_raw(&a.object))?;
+                    let tx = self
+                        .conn
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let row = super::ingest::receive_named(
+                        &tx,
+                        &self.cfg.data_dir,
+                        &a.partner,
+                        &bytes,
+                        "takeover",
+                    )?;
+                    tx.execute(
+                        "UPDATE files SET name = ?2 WHERE id = ?1",
+                        params![row.id, a.name],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO nats_takeover (file_id, origin) VALUES (?1, ?2)",
+                        params![row.id, a.origin],
+                    )?;
+                    tx.commit()?;
+                    self.metrics.file_received();
+                    row.id
+                }
+            };
+            n.block_on(n.file_taken_over(&a, id))?;
+            tracing::warn!(file = id, origin = %a.origin, "took over a gone instance's file");
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
     /// Processes every file received but not finished, oldest first. Stops between
     /// files when `stop` says so.
     pub fn process_pending(&mut self, stop: &dyn Fn() -> bool) -> Result<usize, PipelineError> {
@@ -545,9 +628,33 @@ impl Pipeline {
             return self.reject_file(file, &why);
         }
         let path = self.cfg.data_dir.join(&file.path);
-        if let Some(n) = &self.nats {
+        self.origin = None;
+        if let Some(n) = self.nats.clone() {
             // the shared copy, before anything of the file is acknowledged
-            n.block_on(n.put_raw(file.id, &file.partner, &file.name, &file.sha256, &path))?;
+            if !n.block_on(n.put_raw(file.id, &file.partner, &file.name, &file.sha256, &path))? {
+                // taken for gone meanwhile: another instance processes it
+                store::set_file_state(
+                    &self.conn,
+                    file.id,
+                    "done",
+                    Some("taken over by another instance"),
+                )?;
+                tracing::warn!(
+                    file = file.id,
+                    "file taken over by another instance; skipped"
+                );
+                self.done(file.id);
+                return Ok(());
+            }
+            self.origin = self
+                .conn
+                .query_row(
+                    "SELECT origin FROM nats_takeover WHERE file_id = ?1",
+                    [file.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            test_pause("raw");
         }
         let open = || -> Result<BufReader<std::fs::File>, PipelineError> {
             Ok(BufReader::with_capacity(
@@ -681,7 +788,7 @@ impl Pipeline {
                     }
                     let at = r.lead.len().min(raw.as_bytes().len());
                     if let Ok((h, _)) = InterchangeHeader::parse(&raw.as_bytes()[at..]) {
-                        self.abandon(cur.take())?;
+                        self.abandon(file.id, &partner.id, cur.take())?;
                         *seq += 1;
                         cur = Some(self.open_interchange(file, partner, &h, *seq)?);
                     }
@@ -741,6 +848,17 @@ impl Pipeline {
                     let root = LoopRef::root(&set, &tree, guide);
                     let mut rejections = Vec::new();
                     if x12_837::kind_of(guide.version.as_bytes()).is_some() {
+                        let nats = self.nats.clone();
+                        let owner = nats.as_ref().map(|n| n.owner(file.id, ic.seq));
+                        let alias = self.origin.as_ref().map(|o| format!("{o}:{}", ic.seq));
+                        let shared = |f: &str| -> Result<bool, String> {
+                            let (Some(n), Some(owner)) = (&nats, &owner) else {
+                                return Ok(false);
+                            };
+                            n.block_on(n.claim_fingerprint(&partner.id, f, owner, alias.as_deref()))
+                                .map(|c| c == super::nats::Claim::Other)
+                                .map_err(|e| e.to_string())
+                        };
                         let pending = claimack::build(
                             &self.conn,
                             &set,
@@ -752,6 +870,7 @@ impl Pipeline {
                                 partner: &partner.id,
                                 eligibility: tables.eligibility.as_ref(),
                                 earlier: &ic.group_277,
+                                shared: nats.is_some().then_some(&shared as _),
                             },
                         )?;
                         rejections = pending.rejections();
@@ -865,6 +984,7 @@ impl Pipeline {
                         for p in ic.group_277.drain(..) {
                             // accepted claims count for later duplicates from here on
                             claimack::remember(&self.conn, &partner.id, ic.id, &p.fingerprints)?;
+                            ic.fps_kept.extend(p.fingerprints.iter().cloned());
                             ic.claim_acks.push(claimack::Ready {
                                 gs02: f(h.map(|h| h.sender())),
                                 gs03: f(h.map(|h| h.receiver())),
@@ -906,14 +1026,24 @@ impl Pipeline {
                 }
             }
         }
-        self.abandon(cur.take())
+        self.abandon(file.id, &partner.id, cur.take())
     }
 
     /// Drops an interchange the reader never closed (its ISA could be read but the
     /// reader did not accept it): nothing of it is kept.
-    fn abandon(&mut self, ic: Option<Open>) -> Result<(), PipelineError> {
-        if ic.is_some_and(|ic| !ic.skip) && !self.conn.is_autocommit() {
+    fn abandon(&mut self, file: i64, partner: &str, ic: Option<Open>) -> Result<(), PipelineError> {
+        let Some(mut ic) = ic.filter(|ic| !ic.skip) else {
+            return Ok(());
+        };
+        if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
+        }
+        if let Some(n) = &self.nats {
+            // nothing of it is kept: neither are its claims
+            let mut back = std::mem::take(&mut ic.fps_kept);
+            back.append(&mut ic.fps_dropped);
+            back.extend(ic.group_277.drain(..).flat_map(|p| p.fingerprints));
+            n.block_on(n.release_fingerprints(partner, &back, &n.owner(file, ic.seq)))?;
         }
         Ok(())
     }
@@ -945,7 +1075,12 @@ impl Pipeline {
                         Some(n) => {
                             let key =
                                 super::nats::Nats::interchange_key(&partner.id, &isa06, &isa13);
-                            match n.block_on(n.claim_interchange(&key, &n.owner(file.id, seq)))? {
+                            let alias = self.origin.as_ref().map(|o| format!("{o}:{seq}"));
+                            match n.block_on(n.claim_interchange(
+                                &key,
+                                &n.owner(file.id, seq),
+                                alias.as_deref(),
+                            ))? {
                                 super::nats::Claim::Ours => None,
                                 super::nats::Claim::Other => Some(Ta1Note::DuplicateControlNumber),
                             }
@@ -985,6 +1120,8 @@ impl Pipeline {
             group_refs: Vec::new(),
             group_covers: Vec::new(),
             covers: Vec::new(),
+            fps_kept: Vec::new(),
+            fps_dropped: Vec::new(),
         })
     }
 
@@ -997,9 +1134,15 @@ impl Pipeline {
         mut ic: Open,
         report: &InterchangeReport,
     ) -> Result<(), PipelineError> {
+        test_pause("interchange_end");
         // a group left open (no GE) was never accepted
         drop_group(&self.conn, &mut ic)?;
         let ic_isa06 = ic.isa06.clone();
+        if let Some(n) = &self.nats {
+            // claims of rejected groups were never accepted: their keys go back
+            let back = std::mem::take(&mut ic.fps_dropped);
+            n.block_on(n.release_fingerprints(&partner.id, &back, &n.owner(file.id, ic.seq)))?;
+        }
         let Open {
             seq,
             refused,
@@ -1011,6 +1154,7 @@ impl Pipeline {
             mut answers,
             mut claim_acks,
             mut covers,
+            fps_kept,
             ..
         } = ic;
         let ta1 = match refused {
@@ -1045,6 +1189,7 @@ impl Pipeline {
                 // a rejected interchange does not hold its number: give the key back
                 let key = super::nats::Nats::interchange_key(&partner.id, &ic_isa06, &isa13);
                 n.block_on(n.release_interchange(&key, &n.owner(file.id, seq)))?;
+                n.block_on(n.release_fingerprints(&partner.id, &fps_kept, &n.owner(file.id, seq)))?;
             }
         }
         let conn = &self.conn;
@@ -1059,6 +1204,7 @@ impl Pipeline {
                    (SELECT id FROM queue WHERE interchange_id = {interchange_id});
                  DELETE FROM queue WHERE interchange_id = {interchange_id};
                  DELETE FROM claim_rejects WHERE interchange_id = {interchange_id};
+                 DELETE FROM claim_fingerprints WHERE interchange_id = {interchange_id};
                  DELETE FROM attachment_refs WHERE interchange_id = {interchange_id};"
             ))?;
             covers.clear();
@@ -1260,7 +1406,9 @@ fn drop_group(conn: &Connection, ic: &mut Open) -> Result<(), PipelineError> {
     }
     ic.group_routed.clear();
     ic.group_answers.clear();
-    ic.group_277.clear();
+    for p in ic.group_277.drain(..) {
+        ic.fps_dropped.extend(p.fingerprints);
+    }
     for row in ic.group_refs.drain(..) {
         conn.execute("DELETE FROM attachment_refs WHERE id = ?1", params![row])?;
     }
@@ -1504,5 +1652,22 @@ pub fn safe_name(name: &str) -> String {
         "file".into()
     } else {
         t
+    }
+}
+
+/// Test hook: with `GATEWAYD_TEST_PAUSE=<point>=<ms>` set, the pipeline waits that long
+/// at `point`: `raw` (the NATS store has a file's raw copy and record, nothing of it is
+/// read) or `interchange_end` (an interchange is read and its keys claimed, nothing of
+/// it is committed). The takeover tests kill the gateway there. Unset: nothing.
+fn test_pause(point: &str) {
+    static PAUSE: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        let v = std::env::var("GATEWAYD_TEST_PAUSE").ok()?;
+        let (p, ms) = v.split_once('=')?;
+        Some((p.to_string(), ms.parse().ok()?))
+    });
+    if let Some((_, ms)) = pause.as_ref().filter(|(p, _)| p == point) {
+        tracing::warn!(ms, "test pause at {point}");
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
     }
 }

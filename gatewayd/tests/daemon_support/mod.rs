@@ -208,6 +208,17 @@ impl Daemon {
         port: u16,
         nats: Option<std::sync::Arc<nats::NatsServer>>,
     ) -> Daemon {
+        Daemon::start_config_env(dir, text, port, nats, &[])
+    }
+
+    /// [`Daemon::start_config`] with these environment variables set for the binary.
+    pub fn start_config_env(
+        dir: &Path,
+        text: &str,
+        port: u16,
+        nats: Option<std::sync::Arc<nats::NatsServer>>,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let cfg = dir.join("gatewayd.toml");
         std::fs::write(&cfg, text).unwrap();
         let log = dir.join("gatewayd.log");
@@ -221,6 +232,7 @@ impl Daemon {
             .arg("--config")
             .arg(cfg)
             .env("GATEWAYD_LOG", "debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(logfile)
@@ -679,6 +691,7 @@ impl Oracle {
                             partner: "demo",
                             eligibility: None,
                             earlier: &group_277,
+                            shared: None,
                         },
                     )
                     .unwrap();
