@@ -320,77 +320,58 @@ impl Nats {
         let replicas = s.replicas;
         // creating what exists is a no-op; a cluster still electing answers late
         let retry = |op: &'static str| move |e: String| NatsError::Call { op, message: e };
-        let interchanges = with_retries(|| {
-            js.create_or_update_key_value(kv::Config {
-                bucket: format!("{p}_interchanges"),
-                description: "gatewayd: partner.ISA06.ISA13 -> the file that holds it".into(),
-                history: 1,
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: replicas,
-                ..Default::default()
-            })
-        })
+        let interchanges = kv_bucket(
+            &js,
+            format!("{p}_interchanges"),
+            "gatewayd: partner.ISA06.ISA13 -> the file that holds it",
+            replicas,
+            Duration::ZERO,
+        )
         .await
         .map_err(retry("interchanges bucket"))?;
-        let files = with_retries(|| {
-            js.create_or_update_key_value(kv::Config {
-                bucket: format!("{p}_files"),
-                description: "gatewayd: received files and their state".into(),
-                history: 1,
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: replicas,
-                ..Default::default()
-            })
-        })
+        let files = kv_bucket(
+            &js,
+            format!("{p}_files"),
+            "gatewayd: received files and their state",
+            replicas,
+            Duration::ZERO,
+        )
         .await
         .map_err(retry("files bucket"))?;
-        let counters = with_retries(|| {
-            js.create_or_update_key_value(kv::Config {
-                bucket: format!("{p}_counters"),
-                description: "gatewayd: blocks of acknowledgment control numbers".into(),
-                history: 1,
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: replicas,
-                ..Default::default()
-            })
-        })
+        let counters = kv_bucket(
+            &js,
+            format!("{p}_counters"),
+            "gatewayd: blocks of acknowledgment control numbers",
+            replicas,
+            Duration::ZERO,
+        )
         .await
         .map_err(retry("counters bucket"))?;
-        let pa = with_retries(|| {
-            js.create_or_update_key_value(kv::Config {
-                bucket: format!("{p}_pa"),
-                description: "gatewayd: PA status by partner and number".into(),
-                history: 1,
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: replicas,
-                ..Default::default()
-            })
-        })
+        let pa = kv_bucket(
+            &js,
+            format!("{p}_pa"),
+            "gatewayd: PA status by partner and number",
+            replicas,
+            Duration::ZERO,
+        )
         .await
         .map_err(retry("pa bucket"))?;
-        let claims = with_retries(|| {
-            js.create_or_update_key_value(kv::Config {
-                bucket: format!("{p}_claims"),
-                description: "gatewayd: partner.fingerprint of accepted claims -> the file".into(),
-                history: 1,
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: replicas,
-                ..Default::default()
-            })
-        })
+        let claims = kv_bucket(
+            &js,
+            format!("{p}_claims"),
+            "gatewayd: partner.fingerprint of accepted claims -> the file",
+            replicas,
+            Duration::ZERO,
+        )
         .await
         .map_err(retry("claims bucket"))?;
-        let instances = with_retries(|| {
-            js.create_or_update_key_value(kv::Config {
-                bucket: format!("{p}_instances"),
-                description: "gatewayd: heartbeats of the live instances".into(),
-                history: 1,
-                max_age: Duration::from_secs(s.takeover_after_seconds),
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: replicas,
-                ..Default::default()
-            })
-        })
+        let instances = kv_bucket(
+            &js,
+            format!("{p}_instances"),
+            "gatewayd: heartbeats of the live instances",
+            replicas,
+            Duration::from_secs(s.takeover_after_seconds),
+        )
         .await
         .map_err(retry("instances bucket"))?;
         let raw = match js.get_object_store(format!("{p}_raw")).await {
@@ -1419,6 +1400,29 @@ async fn heartbeat_loop(nats: std::sync::Weak<Nats>) {
 
 /// Calls `f` until it succeeds, for up to about 30 s (a cluster electing a leader
 /// answers with errors meanwhile).
+/// Creates (or finds, unchanged) the KV bucket `bucket` with one value per key, on
+/// file storage with `replicas` copies; `max_age` ZERO keeps entries for good.
+async fn kv_bucket(
+    js: &jetstream::Context,
+    bucket: String,
+    description: &str,
+    replicas: usize,
+    max_age: Duration,
+) -> Result<kv::Store, String> {
+    with_retries(|| {
+        js.create_or_update_key_value(kv::Config {
+            bucket: bucket.clone(),
+            description: description.into(),
+            history: 1,
+            max_age,
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+    })
+    .await
+}
+
 async fn with_retries<T, E: std::fmt::Display, F, Fut>(mut f: F) -> Result<T, String>
 where
     F: FnMut() -> Fut,
