@@ -250,6 +250,7 @@ impl<'g> Engine<'g> {
         let repeats = d
             .repetition
             .is_some_and(|r| memchr::memchr(r, raw).is_some());
+        let rep = d.repetition.filter(|_| repeats);
         let mut index: u32 = 0;
         // the element separators of every segment, found once here and kept in the
         // tree (out of it while the walk borrows them and grows the tree)
@@ -298,12 +299,26 @@ impl<'g> Engine<'g> {
             });
             if def != NONE {
                 let sd = &g.segments[def as usize];
-                ctx.loop_id = if sd.loop_index == 0 {
-                    None
-                } else {
-                    Some(g.loops[sd.loop_index].id.as_str())
-                };
-                check_elements(sd, &seg, printable, &ctx, issues);
+                let fine =
+                    sd.program
+                        .passes(sd, content, &seps[seps_at..], printable, rep, d.component);
+                if !fine || cfg!(debug_assertions) {
+                    ctx.loop_id = if sd.loop_index == 0 {
+                        None
+                    } else {
+                        Some(g.loops[sd.loop_index].id.as_str())
+                    };
+                    let before = issues.len();
+                    check_elements(sd, &seg, printable, &ctx, issues);
+                    // the fast verdict is sound: what it passes, the full checks pass
+                    debug_assert!(
+                        !fine || issues.len() == before,
+                        "fast verdict passed {} at set position {} but the checks found {:?}",
+                        sd.id,
+                        index + 1,
+                        &issues[before..]
+                    );
+                }
             }
             index += 1;
         }

@@ -8,6 +8,7 @@ mod locate;
 mod model;
 mod parse;
 mod party;
+mod program;
 mod tree;
 mod view;
 

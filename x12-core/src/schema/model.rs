@@ -1,5 +1,7 @@
 //! The in-memory form of a guide table: loops, segments, elements, codes, rules.
 
+pub use super::program::CheckProgram;
+
 /// Whether a loop, segment or element is required, situational or not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Usage {
@@ -180,6 +182,8 @@ pub struct SegmentDef {
     pub by_position: [u8; 64],
     /// Bit `p` set for each required element at position `p` (derived).
     pub required: u64,
+    /// The element checks compiled for the fast verdict (derived).
+    pub program: CheckProgram,
 }
 
 impl SegmentDef {

@@ -461,6 +461,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                     period: None,
                     by_position: [0; 64],
                     required: 0,
+                    program: CheckProgram::default(),
                 });
                 g.loops[parent].children.push(Child::Segment(idx));
                 open.push(Open::Seg(idx));
@@ -677,6 +678,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
                 (!e.codes.is_empty()).then_some((i, None))
             }
         });
+        s.program = CheckProgram::compile(s);
     }
     Ok(g)
 }
