@@ -37,16 +37,25 @@ impl Amount {
         {
             return None;
         }
-        let mut v: i128 = 0;
-        for b in int {
-            v = v * 10 + i128::from(b - b'0');
-        }
-        let mut f: i128 = 0;
+        let mut f: u64 = 0;
         for i in 0..4 {
             let b = frac.get(i).copied().unwrap_or(b'0');
-            f = f * 10 + i128::from(b - b'0');
+            f = f * 10 + u64::from(b - b'0');
         }
-        let v = v * 10_000 + f;
+        let v = if int.len() <= 14 {
+            // fits a u64 with the four decimals (10^18 < 2^64): the common case
+            let mut v: u64 = 0;
+            for b in int {
+                v = v * 10 + u64::from(b - b'0');
+            }
+            i128::from(v * 10_000 + f)
+        } else {
+            let mut v: i128 = 0;
+            for b in int {
+                v = v * 10 + i128::from(b - b'0');
+            }
+            v * 10_000 + i128::from(f)
+        };
         Some(Amount(if neg { -v } else { v }))
     }
 }

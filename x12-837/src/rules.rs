@@ -61,6 +61,24 @@ struct LineScan<'a> {
     adjudications: Vec<(Indexed<'a>, Amount)>,
 }
 
+/// One other payer of a claim (2320), read once.
+struct OtherScan<'a> {
+    /// The first AMT*D (payer paid amount).
+    amt_d: Option<Indexed<'a>>,
+    /// The sum of the 2320 CAS amounts.
+    claim_adj: Amount,
+    /// The 2330B NM1 of the first 2330B loop, once seen.
+    payer: Option<Segment<'a>>,
+    /// Whether a 2330B loop was seen (its first one names the payer).
+    payer_seen: bool,
+}
+
+/// One 2310 provider loop of a claim: its id and first NM1.
+struct ProviderScan<'a> {
+    id: &'a str,
+    nm1: Option<Indexed<'a>>,
+}
+
 /// One claim, read once.
 struct ClaimScan<'a> {
     id: &'a str,
@@ -71,6 +89,45 @@ struct ClaimScan<'a> {
     /// Earliest and latest dates of service seen (CCYYMMDD).
     dates: (Option<&'a [u8]>, Option<&'a [u8]>),
     lines: Vec<LineScan<'a>>,
+    others: Vec<OtherScan<'a>>,
+    providers: Vec<ProviderScan<'a>>,
+}
+
+/// What a loop is to the claim rules (by the loop's index in the guide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Other,
+    Billing,
+    Subscriber,
+    Claim,
+    /// 2310A-F.
+    Provider,
+    /// 2320.
+    OtherSubscriber,
+    /// 2330B.
+    OtherPayer,
+    /// 2400.
+    Line,
+    /// 2430.
+    LineAdjudication,
+}
+
+fn roles(guide: &Guide) -> Vec<Role> {
+    guide
+        .loops
+        .iter()
+        .map(|l| match l.id.as_str() {
+            "2010AA" => Role::Billing,
+            "2000B" => Role::Subscriber,
+            "2300" => Role::Claim,
+            "2320" => Role::OtherSubscriber,
+            "2330B" => Role::OtherPayer,
+            "2400" => Role::Line,
+            "2430" => Role::LineAdjudication,
+            id if id.starts_with("2310") => Role::Provider,
+            _ => Role::Other,
+        })
+        .collect()
 }
 
 const CLM: u32 = key(b"CLM");
@@ -83,6 +140,7 @@ const SV3: u32 = key(b"SV3");
 const SVD: u32 = key(b"SVD");
 const CAS: u32 = key(b"CAS");
 const AMT: u32 = key(b"AMT");
+const NM1: u32 = key(b"NM1");
 
 /// [`id_key`] at compile time.
 const fn key(id: &[u8]) -> u32 {
@@ -93,14 +151,6 @@ const fn key(id: &[u8]) -> u32 {
         i += 1;
     }
     k
-}
-
-fn segs<'a>(node: LoopRef<'a>) -> impl Iterator<Item = (u32, u32, Segment<'a>)> + 'a {
-    let (set, tree) = (node.set, node.tree);
-    tree.own_segments(node.node).map(move |i| {
-        let s = tree.segment(set, i);
-        (i, id_key(s.id()), s)
-    })
 }
 
 fn note_date<'a>(dates: &mut (Option<&'a [u8]>, Option<&'a [u8]>), value: &'a [u8]) {
@@ -145,7 +195,16 @@ fn amount(b: &[u8]) -> Option<Amount> {
 }
 
 impl<'a> ClaimScan<'a> {
-    fn read(claim: LoopRef<'a>) -> Self {
+    /// Reads the claim at `node` in one pass over its segments, which are contiguous
+    /// in the set (the tree is in pre-order): each segment is told apart by the role of
+    /// its loop and by its segment id, and only the segments of interest are viewed.
+    fn read(
+        set: &'a TransactionSet,
+        tree: &'a LoopTree,
+        guide: &'a Guide,
+        roles: &[Role],
+        node: u32,
+    ) -> Self {
         let mut c = ClaimScan {
             id: "",
             clm: None,
@@ -154,65 +213,153 @@ impl<'a> ClaimScan<'a> {
             has_434: false,
             dates: (None, None),
             lines: Vec::new(),
+            others: Vec::new(),
+            providers: Vec::new(),
         };
-        for (i, k, s) in segs(claim) {
-            match k {
-                CLM => {
-                    c.id = text(s.get(1));
-                    c.clm = Some((i, s));
-                }
-                HI => c.his.push((i, s)),
-                DTP => match s.get(1) {
-                    b"472" => {
-                        c.has_472 = true;
-                        note_date(&mut c.dates, s.get(3));
-                    }
-                    b"434" => {
-                        c.has_434 = true;
-                        note_date(&mut c.dates, s.get(3));
-                    }
-                    _ => {}
-                },
-                _ => {}
-            }
-        }
-        for line in claim.children_with("2400") {
-            let mut l = LineScan {
-                lx: None,
-                service: None,
-                has_472: false,
-                first_date: b"",
-                adjudications: Vec::new(),
+        let n = tree.nodes[node as usize];
+        let end = tree
+            .nodes
+            .get(n.subtree_end as usize)
+            .map_or(tree.segments.len() as u32, |next| next.first_segment);
+        // the loop instances being filled: (node, index into lines / others / providers)
+        let (mut line, mut other, mut provider) = ((NONE, 0usize), (NONE, 0usize), (NONE, 0usize));
+        // the 2330B loop that names the payer of the current 2320
+        let mut payer = NONE;
+        // each 2430 loop: (its node, its line, its last SVD, the sum of its CAS), given
+        // to its line at the end (one with an SVD)
+        let mut adjs: Vec<(u32, usize, Option<Indexed<'a>>, Amount)> = Vec::new();
+        for i in n.first_segment..end {
+            let slot = tree.segments[i as usize];
+            let k = if slot.def == NONE {
+                id_key(tree.segment(set, i).id())
+            } else {
+                guide.segments[slot.def as usize].key
             };
-            for (i, k, s) in segs(line) {
+            let owner = slot.node;
+            if owner == node {
                 match k {
-                    LX => l.lx = Some((i, s)),
-                    SV1 | SV2 | SV3 => l.service = Some((i, s)),
-                    DTP if s.get(1) == b"472" => {
-                        l.has_472 = true;
-                        if l.first_date.is_empty() {
-                            l.first_date = s.get(3);
+                    CLM => {
+                        let s = tree.segment(set, i);
+                        c.id = text(s.get(1));
+                        c.clm = Some((i, s));
+                    }
+                    HI => c.his.push((i, tree.segment(set, i))),
+                    DTP => {
+                        let s = tree.segment(set, i);
+                        match s.get(1) {
+                            b"472" => {
+                                c.has_472 = true;
+                                note_date(&mut c.dates, s.get(3));
+                            }
+                            b"434" => {
+                                c.has_434 = true;
+                                note_date(&mut c.dates, s.get(3));
+                            }
+                            _ => {}
                         }
-                        note_date(&mut c.dates, s.get(3));
                     }
                     _ => {}
                 }
+                continue;
             }
-            for adj in line.children_with("2430") {
-                let mut svd = None;
-                let mut cas = Amount(0);
-                for (i, k, s) in segs(adj) {
+            let on = tree.nodes[owner as usize];
+            let role = roles[on.loop_index as usize];
+            match role {
+                Role::Line if on.parent == node => {
+                    if line.0 != owner {
+                        c.lines.push(LineScan {
+                            lx: None,
+                            service: None,
+                            has_472: false,
+                            first_date: b"",
+                            adjudications: Vec::new(),
+                        });
+                        line = (owner, c.lines.len() - 1);
+                    }
+                    let l = &mut c.lines[line.1];
                     match k {
-                        SVD => svd = Some((i, s)),
-                        CAS => cas = cas + cas_sum(&s),
+                        LX => l.lx = Some((i, tree.segment(set, i))),
+                        SV1 | SV2 | SV3 => l.service = Some((i, tree.segment(set, i))),
+                        DTP => {
+                            let s = tree.segment(set, i);
+                            if s.get(1) == b"472" {
+                                l.has_472 = true;
+                                if l.first_date.is_empty() {
+                                    l.first_date = s.get(3);
+                                }
+                                note_date(&mut c.dates, s.get(3));
+                            }
+                        }
                         _ => {}
                     }
                 }
-                if let Some(svd) = svd {
-                    l.adjudications.push((svd, cas));
+                Role::LineAdjudication if on.parent == line.0 && line.0 != NONE => {
+                    let at = match adjs.iter().rposition(|a| a.0 == owner) {
+                        Some(at) => at,
+                        None => {
+                            adjs.push((owner, line.1, None, Amount(0)));
+                            adjs.len() - 1
+                        }
+                    };
+                    match k {
+                        SVD => adjs[at].2 = Some((i, tree.segment(set, i))),
+                        CAS => adjs[at].3 = adjs[at].3 + cas_sum(&tree.segment(set, i)),
+                        _ => {}
+                    }
                 }
+                Role::OtherSubscriber if on.parent == node => {
+                    if other.0 != owner {
+                        c.others.push(OtherScan {
+                            amt_d: None,
+                            claim_adj: Amount(0),
+                            payer: None,
+                            payer_seen: false,
+                        });
+                        other = (owner, c.others.len() - 1);
+                    }
+                    let o = &mut c.others[other.1];
+                    match k {
+                        AMT if o.amt_d.is_none() => {
+                            let s = tree.segment(set, i);
+                            if s.get(1) == b"D" {
+                                o.amt_d = Some((i, s));
+                            }
+                        }
+                        CAS => o.claim_adj = o.claim_adj + cas_sum(&tree.segment(set, i)),
+                        _ => {}
+                    }
+                }
+                Role::OtherPayer if on.parent == other.0 && other.0 != NONE => {
+                    let o = &mut c.others[other.1];
+                    // the first 2330B of the 2320 names the payer: its first NM1
+                    if !o.payer_seen {
+                        o.payer_seen = true;
+                        payer = owner;
+                    }
+                    if payer == owner && o.payer.is_none() && k == NM1 {
+                        o.payer = Some(tree.segment(set, i));
+                    }
+                }
+                Role::Provider if on.parent == node => {
+                    if provider.0 != owner {
+                        c.providers.push(ProviderScan {
+                            id: guide.loops[on.loop_index as usize].id.as_str(),
+                            nm1: None,
+                        });
+                        provider = (owner, c.providers.len() - 1);
+                    }
+                    let p = &mut c.providers[provider.1];
+                    if p.nm1.is_none() && k == NM1 {
+                        p.nm1 = Some((i, tree.segment(set, i)));
+                    }
+                }
+                _ => {}
             }
-            c.lines.push(l);
+        }
+        for (_, l, svd, cas) in adjs {
+            if let Some(svd) = svd {
+                c.lines[l].adjudications.push((svd, cas));
+            }
         }
         c
     }
@@ -227,6 +374,7 @@ impl LineScan<'_> {
 impl GuideRules for Rules837 {
     fn check(&self, guide: &Guide, set: &TransactionSet, tree: &LoopTree, issues: &mut Vec<Issue>) {
         let root = LoopRef::root(set, tree, guide);
+        let roles = roles(guide);
         let mut cx = Cx {
             set,
             tree,
@@ -251,10 +399,10 @@ impl GuideRules for Rules837 {
                 }
                 k if k == subscriber => patient_loop_rule(&mut cx, node),
                 k if k == claim => {
-                    let scan = ClaimScan::read(node);
-                    self.balance(&mut cx, node, &scan);
+                    let scan = ClaimScan::read(set, tree, guide, &roles, node.node);
+                    self.balance(&mut cx, &scan);
                     self.numbering(&mut cx, &scan);
-                    self.situational(&mut cx, node, &scan, billing_npi);
+                    self.situational(&mut cx, &scan, billing_npi);
                     self.codes(&mut cx, &scan);
                 }
                 _ => {}
@@ -274,7 +422,7 @@ impl Rules837 {
         }
     }
 
-    fn balance(&self, cx: &mut Cx<'_>, claim: LoopRef<'_>, scan: &ClaimScan<'_>) {
+    fn balance(&self, cx: &mut Cx<'_>, scan: &ClaimScan<'_>) {
         let Some((clm_i, clm)) = scan.clm else { return };
         let Some(total) = amount(clm.get(2)) else {
             return;
@@ -320,21 +468,12 @@ impl Rules837 {
             ));
         }
         // COB: for each other payer, paid + claim adjustments + that payer's line adjustments = charge
-        for other in claim.children_with("2320") {
-            let mut amt_d = None;
-            let mut claim_adj = Amount(0);
-            for (i, k, s) in segs(other) {
-                match k {
-                    AMT if s.get(1) == b"D" && amt_d.is_none() => amt_d = Some((i, s)),
-                    CAS => claim_adj = claim_adj + cas_sum(&s),
-                    _ => {}
-                }
-            }
-            let Some((amt_i, amt)) = amt_d else { continue };
-            let payer_id = other
-                .child("2330B")
-                .and_then(|p| p.segment("NM1"))
-                .map_or(&b""[..], |s| s.get(9));
+        for other in &scan.others {
+            let claim_adj = other.claim_adj;
+            let Some((amt_i, amt)) = other.amt_d else {
+                continue;
+            };
+            let payer_id = other.payer.as_ref().map_or(&b""[..], |s| s.get(9));
             let paid = amount(amt.get(2)).unwrap_or_default();
             let mine = |svd: &Segment<'_>| payer_id.is_empty() || svd.get(1) == payer_id;
             let adjudicated = scan.lines.iter().flat_map(|l| l.adjudications.iter());
@@ -391,13 +530,7 @@ impl Rules837 {
         }
     }
 
-    fn situational(
-        &self,
-        cx: &mut Cx<'_>,
-        claim: LoopRef<'_>,
-        scan: &ClaimScan<'_>,
-        billing_npi: &[u8],
-    ) {
+    fn situational(&self, cx: &mut Cx<'_>, scan: &ClaimScan<'_>, billing_npi: &[u8]) {
         let diagnoses = scan
             .his
             .iter()
@@ -460,11 +593,8 @@ impl Rules837 {
         }
         // a rendering provider equal to the billing provider should not be sent
         if !billing_npi.is_empty() {
-            for p in claim.children() {
-                if !p.id().starts_with("2310") {
-                    continue;
-                }
-                let Some((i, nm1)) = p.indexed("NM1").next() else {
+            for p in &scan.providers {
+                let Some((i, nm1)) = p.nm1 else {
                     continue;
                 };
                 if nm1.get(1) == b"82" && nm1.get(8) == b"XX" && nm1.get(9) == billing_npi {
@@ -474,7 +604,7 @@ impl Rules837 {
                         format!(
                             "claim {}: rendering provider {} is the billing provider; send the rendering loop only when it differs",
                             scan.id,
-                            p.id()
+                            p.id
                         ),
                     );
                     issue.severity = Severity::Warning;

@@ -7,7 +7,7 @@ use super::tree::{LoopTree, Node, SegmentSlot, NONE};
 use crate::envelope::TransactionSet;
 use crate::isa::lossy;
 use crate::issue::{Code, Ik3, Issue, Location, Scope};
-use crate::segment::{split_seps, Segment};
+use crate::segment::{find_byte, nth_field, split_seps, Segment};
 use crate::tokenize::next_span;
 
 /// A loop instance being filled.
@@ -129,6 +129,7 @@ impl<'g> Engine<'g> {
         &self,
         def: u32,
         seg: &Segment<'s>,
+        rep: Option<u8>,
         seen: &mut Option<((u8, u8), &'s [u8])>,
     ) -> bool {
         let d = &self.guide.segments[def as usize];
@@ -148,11 +149,21 @@ impl<'g> Engine<'g> {
             _ => {
                 let v = match c {
                     None => seg.get(usize::from(spot.0)),
-                    Some(_) => seg
-                        .element(usize::from(spot.0))
-                        .and_then(|el| el.repetitions().next())
-                        .and_then(|r| r.component(usize::from(spot.1)))
-                        .unwrap_or(b""),
+                    Some(_) => {
+                        // the first repetition's component (a set without the
+                        // repetition separator has one repetition per element)
+                        let el = seg.get(usize::from(spot.0));
+                        let first = match rep.and_then(|r| find_byte(r, el)) {
+                            Some(i) => &el[..i],
+                            None => el,
+                        };
+                        match usize::from(spot.1).checked_sub(1) {
+                            Some(n) => {
+                                nth_field(first, seg.delimiters().component, n).unwrap_or(b"")
+                            }
+                            None => b"",
+                        }
+                    }
                 };
                 *seen = Some((spot, v));
                 v
@@ -163,7 +174,7 @@ impl<'g> Engine<'g> {
 
     /// Finds where `seg` goes: (frame depth, child index). Exact matches (id and
     /// qualifier) anywhere up the stack win over id-only matches.
-    fn place(&self, frames: &[Frame], seg: &Segment<'_>) -> Option<(usize, u32)> {
+    fn place(&self, frames: &[Frame], seg: &Segment<'_>, rep: Option<u8>) -> Option<(usize, u32)> {
         let key = super::model::id_key(seg.id());
         let id = self.guide.segment_key_index(key)?;
         let mut seen = None;
@@ -195,7 +206,7 @@ impl<'g> Engine<'g> {
                         continue;
                     }
                     if !exact
-                        || self.qualifies(self.def_of(l.children[ci as usize]), seg, &mut seen)
+                        || self.qualifies(self.def_of(l.children[ci as usize]), seg, rep, &mut seen)
                     {
                         return Some((d, ci));
                     }
@@ -270,7 +281,7 @@ impl<'g> Engine<'g> {
                 loop_id: None,
                 repeats,
             };
-            let placed = self.place(&frames, &seg);
+            let placed = self.place(&frames, &seg, rep);
             let def = match placed {
                 Some((depth, ci)) => self.enter(
                     tree,
