@@ -431,32 +431,56 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
-    // with NATS, an item another instance took is decided there (its store holds it)
-    if let (Some(n), Some(owner)) = (&st.nats, req.instance.as_deref()) {
-        if owner != n.instance() {
-            return match n.forward_decision(owner, &vendor, &body).await {
-                Ok((status, v)) => (
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-                    Json(v),
-                )
-                    .into_response(),
-                Err(e) => {
-                    tracing::error!(error = %e, "decision: forwarding");
-                    error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the instance that took this item does not answer",
+    // with NATS, an item another instance holds (it took the request, or adopted a
+    // decision on it) is decided there; with that instance silent, here from what the
+    // cluster holds
+    if let (Some(n), Some(owner)) = (&st.nats, req.instance.clone()) {
+        let key = super::nats::Nats::decision_key(&owner, req.item_id);
+        let holder = match n.decision(&key).await {
+            Ok(Some((r, _))) => r.local.map(|(i, _)| i).unwrap_or_else(|| owner.clone()),
+            _ => owner.clone(),
+        };
+        if holder != n.instance() && n.is_alive(&holder).await {
+            match n.forward_decision(&holder, &vendor, &body).await {
+                Ok((status, v)) => {
+                    return (
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                        Json(v),
                     )
-                    .into_response()
+                        .into_response()
                 }
-            };
+                Err(e) => {
+                    tracing::warn!(error = %e, "decision: the instance holding it does not answer; adopting")
+                }
+            }
         }
     }
     let (status, v) = decide_here(&st, vendor, req).await;
     (status, Json(v)).into_response()
 }
 
-/// Decides an item of this instance's store: the status and the JSON answer.
+/// Decides an item on this instance: with NATS through its decision record (applied
+/// once; an item another instance took is adopted, see [`super::adopt`]), else in this
+/// instance's store.
 pub async fn decide_here(
+    st: &Arc<AppState>,
+    vendor: String,
+    req: pa::DecisionRequest,
+) -> (StatusCode, serde_json::Value) {
+    match &st.nats {
+        Some(n) => {
+            let owner = req
+                .instance
+                .clone()
+                .unwrap_or_else(|| n.instance().to_string());
+            super::adopt::decide(st, &owner, vendor, req).await
+        }
+        None => decide_local(st, vendor, req).await,
+    }
+}
+
+/// Decides an item of this instance's store: the status and the JSON answer.
+pub(super) async fn decide_local(
     st: &Arc<AppState>,
     vendor: String,
     req: pa::DecisionRequest,
@@ -509,19 +533,11 @@ pub async fn decide_here(
             )
         }
         Ok(Err(e)) => {
-            let status = match &e {
-                pa::DecisionError::UnknownItem(_) => StatusCode::NOT_FOUND,
-                pa::DecisionError::AlreadyDecided(..) => StatusCode::CONFLICT,
-                pa::DecisionError::NotA278(_) | pa::DecisionError::Invalid(_) => {
-                    StatusCode::BAD_REQUEST
-                }
-                pa::DecisionError::Response(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                pa::DecisionError::Store(_) => {
-                    tracing::error!(error = %e, "decision: store");
-                    return fail(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
-                }
-            };
-            fail(status, &e.to_string())
+            if let pa::DecisionError::Store(_) = &e {
+                tracing::error!(error = %e, "decision: store");
+                return fail(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+            }
+            fail(super::adopt::decision_status(&e), &e.to_string())
         }
         Err(_) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }

@@ -40,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adopt;
 pub mod answer;
 pub mod attachments;
 pub mod claimack;

@@ -16,7 +16,7 @@
 //! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
 //! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests |
 //! | numbers the gateway issues | KV `<prefix>_counters`: acknowledgment control numbers, pharmacy authorization numbers, payer claim control numbers, in blocks taken with compare-and-set (`update` on the revision) | no two instances send the same ISA13 or issue the same number |
-//! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item | a vendor decides through any instance |
+//! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item; KV `<prefix>_decisions`, key `instance.item id`, holds each published 278 item's request, PA keys and decision state (`open`, `deciding` by an instance, `decided`), changed with compare-and-set only | a vendor decides through any instance; with the owner silent, another instance adopts the decision from the cluster (see [`super::adopt`]); a decision is applied once |
 //! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
 //!
 //! The pipeline is a plain thread: it calls in through [`Nats::block_on`] on the
@@ -102,6 +102,72 @@ pub struct ForwardedDecision {
 struct ForwardedAnswer {
     status: u16,
     body: serde_json::Value,
+}
+
+/// A published 278 item's decision state in KV `<prefix>_decisions` (key
+/// [`Nats::decision_key`]): what another instance needs to decide it when the one that
+/// took it is gone, and who is deciding it. Changed with compare-and-set only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The vendor whose item it is.
+    pub vendor: String,
+    /// The partner that sent the request.
+    pub partner: String,
+    /// The item's sequence in the queue stream (removed once decided).
+    pub seq: u64,
+    /// The KV `<prefix>_pa` keys the request's status is under now.
+    pub pa_keys: Vec<String>,
+    /// The item as an X12 interchange (the request the 278 response answers).
+    pub x12: String,
+    /// `open` (pending or pended), `deciding` (by `by`), `decided`.
+    pub state: String,
+    /// The PA status (`pending`, `pended`, `approved`, ...).
+    pub status: String,
+    /// The instance deciding it (`deciding`), or that decided it last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When `state` last changed (ms since 1970).
+    #[serde(default)]
+    pub at_ms: i64,
+    /// The 278 response an adopting instance built, recorded before it is written (an
+    /// instance that takes the decision over writes these bytes under this name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<RecordedResponse>,
+    /// The instance whose store holds the request's PA status now, with its id there,
+    /// when an instance adopted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<(String, i64)>,
+}
+
+impl DecisionRecord {
+    /// Whether an instance other than the one that took the item adopted a decision
+    /// on it (its PA status lives in that instance's store since, or a response it
+    /// built is recorded): every later decision goes the adopting way.
+    pub fn adopted(&self) -> bool {
+        self.local.is_some() || self.response.is_some()
+    }
+}
+
+/// A 278 response recorded in a [`DecisionRecord`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordedResponse {
+    /// Its name in the partner's outbox.
+    pub name: String,
+    /// The interchange.
+    pub body: String,
+    /// The PA status it gives.
+    pub status: String,
+}
+
+/// Why a decision could not be begun ([`Nats::begin_decision`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionBusy {
+    /// Decided for good, with this status.
+    Decided(String),
+    /// A live instance is deciding it now.
+    Deciding,
+    /// The item is another vendor's.
+    OtherVendor,
 }
 
 /// A file's record in KV `<prefix>_files`.
@@ -240,6 +306,7 @@ pub struct Nats {
     pa: kv::Store,
     claims: kv::Store,
     instances: kv::Store,
+    decisions: kv::Store,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -374,6 +441,15 @@ impl Nats {
         )
         .await
         .map_err(retry("instances bucket"))?;
+        let decisions = kv_bucket(
+            &js,
+            format!("{p}_decisions"),
+            "gatewayd: instance.item id -> the decision state of a published 278 item",
+            replicas,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(retry("decisions bucket"))?;
         let raw = match js.get_object_store(format!("{p}_raw")).await {
             Ok(o) => o,
             Err(_) => with_retries(|| {
@@ -433,6 +509,7 @@ impl Nats {
             pa,
             claims,
             instances,
+            decisions,
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -1192,6 +1269,119 @@ impl Nats {
             if let Err(e) = self.client.publish(reply, payload.into()).await {
                 tracing::warn!(error = %e, "forwarded decision not answered");
             }
+        }
+    }
+
+    /// The KV key of an item's decision record: `instance.item id`.
+    pub fn decision_key(instance: &str, item_id: i64) -> String {
+        format!("{}.{item_id}", key_part(instance))
+    }
+
+    /// Whether `instance`'s heartbeat is in KV (it has not gone silent).
+    pub async fn is_alive(&self, instance: &str) -> bool {
+        matches!(self.instances.get(key_part(instance)).await, Ok(Some(_)))
+    }
+
+    /// Creates an item's decision record unless it exists (the first mirror of its
+    /// request's status creates it; a later one leaves it to the deciders).
+    pub async fn open_decision(&self, key: &str, r: &DecisionRecord) -> Result<(), NatsError> {
+        let body = serde_json::to_vec(r).map_err(call("decision record"))?;
+        match self.decisions.create(key, body.into()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(call("decision record")(e)),
+        }
+    }
+
+    /// An item's decision record and its revision.
+    pub async fn decision(&self, key: &str) -> Result<Option<(DecisionRecord, u64)>, NatsError> {
+        let Some(e) = self
+            .decisions
+            .entry(key)
+            .await
+            .map_err(call("decision record"))?
+        else {
+            return Ok(None);
+        };
+        if e.operation != kv::Operation::Put {
+            return Ok(None);
+        }
+        let r = serde_json::from_slice(&e.value).map_err(call("decision record"))?;
+        Ok(Some((r, e.revision)))
+    }
+
+    /// Replaces an item's decision record if it is still at `revision`: its new
+    /// revision, or `None` when another instance changed it meanwhile.
+    pub async fn update_decision(
+        &self,
+        key: &str,
+        r: &DecisionRecord,
+        revision: u64,
+    ) -> Result<Option<u64>, NatsError> {
+        let body = serde_json::to_vec(r).map_err(call("decision record"))?;
+        Ok(self.decisions.update(key, body.into(), revision).await.ok())
+    }
+
+    /// Marks an item `deciding` by this instance (compare-and-set), unless it is
+    /// decided or a live instance is deciding it. A record `deciding` by a gone
+    /// instance (or by this one, before a restart) is taken. `None` when the item has
+    /// no record (published before records existed, or its status not mirrored yet):
+    /// only the instance that took it can decide it then.
+    pub async fn begin_decision(
+        &self,
+        key: &str,
+        vendor: &str,
+    ) -> Result<Result<Option<(DecisionRecord, u64)>, DecisionBusy>, NatsError> {
+        for _ in 0..5 {
+            let Some((r, revision)) = self.decision(key).await? else {
+                return Ok(Ok(None));
+            };
+            if r.vendor != vendor {
+                return Ok(Err(DecisionBusy::OtherVendor));
+            }
+            match r.state.as_str() {
+                "decided" => return Ok(Err(DecisionBusy::Decided(r.status))),
+                "deciding" => {
+                    let by = r.by.as_deref().unwrap_or_default();
+                    if by != self.instance && self.is_alive(by).await {
+                        return Ok(Err(DecisionBusy::Deciding));
+                    }
+                }
+                _ => {}
+            }
+            let mut next = r.clone();
+            next.state = "deciding".into();
+            next.by = Some(self.instance.clone());
+            next.at_ms = super::store::now_ms();
+            if let Some(rev) = self.update_decision(key, &next, revision).await? {
+                return Ok(Ok(Some((next, rev))));
+            }
+        }
+        Ok(Err(DecisionBusy::Deciding))
+    }
+
+    /// Ends a decision begun with [`Nats::begin_decision`]: the record becomes `r`
+    /// (its state `decided`, or `open` again after a pend or a refusal).
+    pub async fn end_decision(
+        &self,
+        key: &str,
+        r: &DecisionRecord,
+        revision: u64,
+    ) -> Result<(), NatsError> {
+        if self.update_decision(key, r, revision).await?.is_none() {
+            return Err(NatsError::Call {
+                op: "decision record",
+                message: "changed by another instance while deciding".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The value of a PA status key (a request's inquiry answer with its history).
+    pub async fn pa_value(&self, key: &str) -> Result<Option<serde_json::Value>, NatsError> {
+        match self.pa.get(key).await.map_err(call("pa status"))? {
+            Some(v) => Ok(serde_json::from_slice(&v).ok()),
+            None => Ok(None),
         }
     }
 

@@ -463,35 +463,10 @@ impl Pipeline {
         };
         let n = changed.len();
         for (id, old) in changed {
-            let Some(super::pa::PaSnapshot {
-                partner,
-                updated_at,
-                numbers,
-                inquiry,
-            }) = super::pa::inquiry_by_id(&self.conn, id)?
-            else {
-                continue;
-            };
-            let keys = nats.pa_keys(&partner, &numbers, id);
             let old: Vec<String> = old
                 .and_then(|o| serde_json::from_str(&o).ok())
                 .unwrap_or_default();
-            let stale: Vec<String> = old.into_iter().filter(|k| !keys.contains(k)).collect();
-            let mut value = serde_json::to_value(&inquiry).unwrap_or_default();
-            if let Some(o) = value.as_object_mut() {
-                o.insert("instance".into(), nats.instance().into());
-            }
-            nats.block_on(nats.put_pa(&keys, &stale, &value))?;
-            self.conn.execute(
-                "INSERT OR REPLACE INTO nats_pa (pa_id, updated_at, status, keys)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    id,
-                    updated_at,
-                    inquiry.status,
-                    serde_json::to_string(&keys).unwrap_or_default()
-                ],
-            )?;
+            mirror_pa_row(&self.conn, &nats, id, &old)?;
         }
         Ok(n)
     }
@@ -1390,6 +1365,76 @@ impl Pipeline {
         *ic.group_routed.entry(it.vendor).or_default() += 1;
         Ok(())
     }
+}
+
+/// With the NATS store: puts PA request `id` of this instance's store in the cluster's
+/// KV bucket under one key per number it is found by, deletes the keys of `old` it is
+/// no longer under (what was put before, or the keys of the instance it was adopted
+/// from), and records what was put in `nats_pa`. A routed 278 request whose item is
+/// published gets its decision record too (see [`super::nats::DecisionRecord`]), so
+/// any instance can decide it with this one gone. Returns the keys it is under now.
+pub fn mirror_pa_row(
+    conn: &Connection,
+    nats: &super::nats::Nats,
+    id: i64,
+    old: &[String],
+) -> Result<Vec<String>, PipelineError> {
+    let Some(super::pa::PaSnapshot {
+        partner,
+        updated_at,
+        numbers,
+        inquiry,
+    }) = super::pa::inquiry_by_id(conn, id)?
+    else {
+        return Ok(Vec::new());
+    };
+    let keys = nats.pa_keys(&partner, &numbers, id);
+    let stale: Vec<String> = old.iter().filter(|k| !keys.contains(k)).cloned().collect();
+    let mut value = serde_json::to_value(&inquiry).unwrap_or_default();
+    if let Some(o) = value.as_object_mut() {
+        o.insert("instance".into(), nats.instance().into());
+    }
+    nats.block_on(nats.put_pa(&keys, &stale, &value))?;
+    let item: Option<(i64, String, i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT q.id, q.vendor, n.seq, COALESCE(b.x12, q.x12)
+             FROM pa_status p JOIN queue q ON q.id = p.queue_id
+             JOIN nats_published n ON n.queue_id = q.id
+             LEFT JOIN queue_body b ON b.queue_id = q.id
+             WHERE p.id = ?1 AND q.txn = '278'",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    if let Some((item_id, vendor, seq, x12)) = item {
+        let open = matches!(inquiry.status.as_str(), "pending" | "pended");
+        let record = super::nats::DecisionRecord {
+            vendor,
+            partner: partner.clone(),
+            seq: seq as u64,
+            pa_keys: keys.clone(),
+            x12: String::from_utf8_lossy(&x12).into_owned(),
+            state: if open { "open" } else { "decided" }.into(),
+            status: inquiry.status.clone(),
+            by: Some(nats.instance().to_string()),
+            at_ms: updated_at,
+            response: None,
+            local: None,
+        };
+        let key = super::nats::Nats::decision_key(nats.instance(), item_id);
+        nats.block_on(nats.open_decision(&key, &record))?;
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO nats_pa (pa_id, updated_at, status, keys)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            id,
+            updated_at,
+            inquiry.status,
+            serde_json::to_string(&keys).unwrap_or_default()
+        ],
+    )?;
+    Ok(keys)
 }
 
 /// Undoes what the current group of `ic` recorded (the group was rejected, or never

@@ -1,0 +1,257 @@
+//! Stateless gateways on NATS JetStream, with the real `gatewayd` binary and a real
+//! nats-server: what an instance took outlives it. Each test `kill -9`s a gateway and
+//! deletes its data dir, then works through the others:
+//!
+//! - decisions on an item the gone gateway took are adopted by live ones (a pend by
+//!   one, which then dies too; the approval by another, once, with two asked at the
+//!   same time): each 278 response reaches the partner's outbox once, and PA inquiry
+//!   through any gateway shows the decided status with the request's whole history.
+//!
+//! Each skips loudly without nats-server, except under `CI=true`.
+
+mod daemon_support;
+
+use daemon_support::nats::{binary_or_skip, NatsServer};
+use daemon_support::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The partner's token in these tests.
+const PARTNER_TOKEN: &str = "tok-demo";
+
+/// Gateways on one nats-server, writing partner `demo`'s files to one outbox.
+struct Gateways {
+    dir: PathBuf,
+    urls: String,
+    outbox: PathBuf,
+    _server: NatsServer,
+}
+
+impl Gateways {
+    fn new(name: &str) -> Gateways {
+        let dir = temp_dir(name);
+        let server = NatsServer::start(&dir.join("nats"));
+        let urls = format!("[{:?}]", server.url());
+        let outbox = dir.join("outbox");
+        std::fs::create_dir_all(&outbox).unwrap();
+        Gateways {
+            dir,
+            urls,
+            outbox,
+            _server: server,
+        }
+    }
+
+    /// Starts gateway `gw-<name>` (its data dir under `<dir>/<name>`).
+    fn start(&self, name: &str) -> Daemon {
+        let d = self.dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let port = free_port();
+        let partners = format!(
+            "[[partner]]\nid = \"demo\"\noutbox = {:?}\ntoken_sha256 = \"{}\"\n",
+            self.outbox.display().to_string(),
+            gatewayd::daemon::config::token_hash(PARTNER_TOKEN)
+        );
+        let mut text = config_text(&d, port, &partners);
+        text.insert_str(0, "store = \"nats\"\n");
+        text.push_str(&nats_config(
+            &self.urls,
+            Some(&format!("gw-{name}")),
+            "heartbeat_seconds = 1\ntakeover_after_seconds = 3\n",
+        ));
+        Daemon::start_config(&d, &text, port, None)
+    }
+
+    /// `kill -9`s a gateway and deletes its data dir.
+    fn destroy(&self, mut d: Daemon) {
+        d.child.kill().unwrap();
+        d.child.wait().unwrap();
+        std::fs::remove_dir_all(d.dir.join("var")).unwrap();
+        assert!(!Path::new(&d.dir.join("var")).exists());
+    }
+}
+
+/// Waits until every PA status of `d` is in the cluster (its mirror has run).
+fn mirrored(d: &Daemon) {
+    let db = d.db();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let behind: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM pa_status p WHERE NOT EXISTS
+                   (SELECT 1 FROM nats_pa m WHERE m.pa_id = p.id AND m.status = p.status)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(1);
+        let all: i64 = db
+            .query_row("SELECT COUNT(*) FROM pa_status", [], |r| r.get(0))
+            .unwrap_or(0);
+        if all > 0 && behind == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not mirrored:\n{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The 278 responses in `outbox`: (name, body).
+fn responses(outbox: &Path) -> Vec<(String, Vec<u8>)> {
+    outbox_files(outbox)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("278-"))
+        .collect()
+}
+
+fn events(result: &Value) -> Vec<String> {
+    result["history"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|h| h["event"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_decision_on_a_gone_gateways_item_is_adopted_once() {
+    if binary_or_skip("a_decision_on_a_gone_gateways_item_is_adopted_once").is_none() {
+        return;
+    }
+    let g = Gateways::new("stateless-decision");
+    let a = g.start("a");
+    let b = g.start("b");
+    let c = g.start("c");
+    let d = g.start("d");
+    // A takes a 278 request; the vendor leases it through A
+    let pcs = std::fs::read(repo().join("fixtures/routing/ex03-pcs.x12")).unwrap();
+    drop_file(&a.inbox("demo"), "pcs.x12", &pcs);
+    a.wait_files(1);
+    mirrored(&a);
+    let items = a.lease_all("liberty");
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    assert_eq!(item["instance"], "gw-a");
+    assert_eq!(item["transaction"], "278");
+    let tracking = item["item"]["trace_number"].as_str().unwrap().to_string();
+    let before = outbox_files(&g.outbox);
+    assert!(responses(&g.outbox).is_empty(), "{:?}", before.keys());
+    // A dies for good
+    g.destroy(a);
+    // a refused decision is refused as A would have refused it, and changes nothing
+    let liberty = token("liberty");
+    let (s, r) = b.post(
+        "/v1/decisions",
+        Some(&liberty),
+        json!({"item_id": item["id"], "instance": "gw-a", "decision": "approve"}),
+    );
+    assert_eq!(s, 400, "a certification number is required: {r}");
+    let (s, r) = b.post(
+        "/v1/decisions",
+        Some(&token("csra")),
+        json!({"item_id": item["id"], "instance": "gw-a", "decision": "pend"}),
+    );
+    assert_eq!(s, 404, "another vendor's item: {r}");
+    // the vendor pends it through B: B adopts the request
+    let (s, r) = b.post(
+        "/v1/decisions",
+        Some(&liberty),
+        json!({"item_id": item["id"], "instance": "gw-a", "decision": "pend"}),
+    );
+    assert_eq!((s, r["status"].as_str()), (200, Some("pended")), "{r}");
+    let pended = r["response"].as_str().unwrap().to_string();
+    assert_eq!(responses(&g.outbox).len(), 1);
+    assert!(outbox_files(&g.outbox).contains_key(&pended));
+    let (s, v) = c.get_json(&format!("/v1/pa/{tracking}"), Some(PARTNER_TOKEN));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["results"][0]["status"], "pended", "{v}");
+    assert_eq!(events(&v["results"][0]), ["queued", "pended"], "{v}");
+    // B dies for good too; the vendor approves through C and D at the same time: one
+    // adopts, once
+    g.destroy(b);
+    let decision = json!({"item_id": item["id"], "instance": "gw-a", "decision": "approve",
+        "certification_number": "PA77", "effective": "20230301", "expires": "20230601"});
+    let (rc, rd) = std::thread::scope(|s| {
+        let hc = s.spawn(|| c.post("/v1/decisions", Some(&liberty), decision.clone()));
+        let hd = s.spawn(|| d.post("/v1/decisions", Some(&liberty), decision.clone()));
+        (hc.join().unwrap(), hd.join().unwrap())
+    });
+    let mut statuses = [rc.0, rd.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "C: {rc:?}\nD: {rd:?}");
+    let (adopter, other, answer) = if rc.0 == 200 {
+        (&c, &d, rc.1)
+    } else {
+        (&d, &c, rd.1)
+    };
+    assert_eq!(answer["status"], "approved", "{answer}");
+    assert_eq!(answer["item_id"], item["id"]);
+    let name = answer["response"].as_str().unwrap().to_string();
+    assert!(name.starts_with("278-000006003-RT6003-"), "{name}");
+    // each response is in the outbox once: the pend's and the approval's, valid 278
+    // responses with the decision
+    let found = responses(&g.outbox);
+    let names: Vec<&String> = found.iter().map(|f| &f.0).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.contains(&&pended) && names.contains(&&name),
+        "{names:?}"
+    );
+    let approval = &found.iter().find(|f| f.0 == name).unwrap().1;
+    let text = String::from_utf8_lossy(approval).into_owned();
+    assert!(text.contains("HCR*A1*PA77"), "{text}");
+    let validator = gatewayd::guides::validator();
+    let mut tree = x12_core::schema::LoopTree::default();
+    let mut sets = 0;
+    for it in x12_core::Reader::new(&approval[..]) {
+        if let x12_core::Item::Transaction(s) = it.unwrap() {
+            let (guide, issues) = validator.check_set(&s, &mut tree);
+            assert_eq!(guide.map(|g| g.id.as_str()), Some("278RESP"));
+            assert!(!issues.iter().any(|i| i.is_error()), "{issues:?}");
+            sets += 1;
+        }
+    }
+    assert_eq!(sets, 1);
+    // decided once: again, or otherwise, through either is a conflict
+    for d in [&c, &d] {
+        let (s, r) = d.post(
+            "/v1/decisions",
+            Some(&liberty),
+            json!({"item_id": item["id"], "instance": "gw-a", "decision": "deny", "reason": "AD"}),
+        );
+        assert_eq!(s, 409, "{r}");
+    }
+    assert_eq!(responses(&g.outbox).len(), 2);
+    // PA inquiry through either shows the decided status with the whole history, once
+    for d in [adopter, other] {
+        let (s, v) = d.get_json(&format!("/v1/pa/{tracking}"), Some(PARTNER_TOKEN));
+        assert_eq!(s, 200, "{v}");
+        let results = v["results"].as_array().cloned().unwrap_or_default();
+        assert_eq!(results.len(), 1, "{v}");
+        let r = &results[0];
+        assert_eq!(r["status"], "approved", "{v}");
+        assert_eq!(r["certification"], "PA77");
+        assert_eq!(r["effective"], "20230301");
+        assert_eq!(r["vendor"], "liberty");
+        assert_eq!(events(r), ["queued", "pended", "approved"], "{v}");
+        let (s, v) = d.get_json("/v1/pa/PA77", Some(PARTNER_TOKEN));
+        assert_eq!(
+            (s, v["results"][0]["bht03"].as_str()),
+            (200, Some("RT6003"))
+        );
+    }
+    // the adopter holds the request in its own store now
+    let status: String = adopter
+        .db()
+        .query_row(
+            "SELECT status FROM pa_status WHERE certification = 'PA77'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "approved");
+    drop(c);
+    drop(d);
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
