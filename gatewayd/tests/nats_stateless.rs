@@ -255,3 +255,69 @@ fn a_decision_on_a_gone_gateways_item_is_adopted_once() {
     drop(d);
     let _ = std::fs::remove_dir_all(&g.dir);
 }
+
+#[test]
+fn a_gone_gateways_requests_keep_their_history_and_their_vendor() {
+    if binary_or_skip("a_gone_gateways_requests_keep_their_history_and_their_vendor").is_none() {
+        return;
+    }
+    let g = Gateways::new("stateless-pa");
+    let a = g.start("a");
+    let b = g.start("b");
+    // A takes a 278 request; the vendor pends, then approves it through A
+    let pcs = std::fs::read(repo().join("fixtures/routing/ex03-pcs.x12")).unwrap();
+    drop_file(&a.inbox("demo"), "pcs.x12", &pcs);
+    a.wait_files(1);
+    mirrored(&a);
+    let items = a.lease_all("liberty");
+    assert_eq!(items.len(), 1, "{items:?}");
+    let tracking = items[0]["item"]["trace_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let liberty = token("liberty");
+    for (decision, status) in [
+        (json!({"decision": "pend"}), "pended"),
+        (
+            json!({"decision": "approve", "certification_number": "PA20230001"}),
+            "approved",
+        ),
+    ] {
+        let mut body = decision;
+        body["item_id"] = items[0]["id"].clone();
+        body["instance"] = json!("gw-a");
+        let (s, r) = a.post("/v1/decisions", Some(&liberty), body);
+        assert_eq!((s, r["status"].as_str()), (200, Some(status)), "{r}");
+    }
+    mirrored(&a);
+    // A dies for good
+    g.destroy(a);
+    // B shows the request's whole history
+    for number in [tracking.as_str(), "PA20230001", "RT6003"] {
+        let (s, v) = b.get_json(&format!("/v1/pa/{number}"), Some(PARTNER_TOKEN));
+        assert_eq!(s, 200, "{v}");
+        let results = v["results"].as_array().cloned().unwrap_or_default();
+        assert_eq!(results.len(), 1, "{v}");
+        assert_eq!(results[0]["status"], "approved", "{v}");
+        assert_eq!(results[0]["instance"], "gw-a", "{v}");
+        assert_eq!(events(&results[0]), ["queued", "pended", "approved"], "{v}");
+        let details: Vec<&str> = results[0]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["detail"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(details[2], "A1 certification PA20230001", "{v}");
+    }
+    // a follow-up quoting the number A's vendor issued, through B, goes to that vendor
+    let ext = std::fs::read(repo().join("fixtures/routing/sticky-extension.x12")).unwrap();
+    drop_file(&b.inbox("demo"), "extension.x12", &ext);
+    b.wait_files(1);
+    let follow = b.lease_all("liberty");
+    assert_eq!(follow.len(), 1, "{follow:?}");
+    assert_eq!(follow[0]["pa_type"], "pcs");
+    assert_eq!(follow[0]["instance"], "gw-b");
+    assert!(b.lease_all("csra").is_empty());
+    drop(b);
+    let _ = std::fs::remove_dir_all(&g.dir);
+}

@@ -14,7 +14,7 @@
 //! | takeover | a gone instance's file record still `received` gets `owner` (this instance) and state `taking` with compare-and-set on its revision, then `taken` once recorded here from the object store | one live instance takes each abandoned file and processes it through the normal pipeline; the keys the gone run created (owner `instance:file id:position`) count as the new run's, so nothing is a duplicate of itself; items keep their `Nats-Msg-Id` |
 //! | vendor queues | one work-queue stream `<PREFIX>_QUEUE`, subject `<prefix>.queue.<vendor>`, one durable pull consumer per vendor; `Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]` | a republish after a crash inside the duplicate window is dropped by the server; vendors dedupe by the item's `msg_id` beyond it |
 //! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
-//! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests |
+//! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by, the value its inquiry answer with its whole history; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests with their history; the PA index asks it for numbers its own store does not know ([`Nats::pa_index_lookup`]) |
 //! | numbers the gateway issues | KV `<prefix>_counters`: acknowledgment control numbers, pharmacy authorization numbers, payer claim control numbers, in blocks taken with compare-and-set (`update` on the revision) | no two instances send the same ISA13 or issue the same number |
 //! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item; KV `<prefix>_decisions`, key `instance.item id`, holds each published 278 item's request, PA keys and decision state (`open`, `deciding` by an instance, `decided`), changed with compare-and-set only | a vendor decides through any instance; with the owner silent, another instance adopts the decision from the cluster (see [`super::adopt`]); a decision is applied once |
 //! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
@@ -1461,6 +1461,56 @@ impl Nats {
             }
         }
         out
+    }
+
+    /// The vendor and PA type of the request a PA number was issued for, from KV (any
+    /// partner, any instance): a request whose certification number it is (approved or
+    /// modified), or one found by it that is neither its BHT03 nor its tracking number
+    /// (an authorization number the gateway issued); the latest when several are.
+    pub async fn pa_index_lookup(&self, number: &str) -> Option<(String, String)> {
+        let number = number.trim();
+        let prefix = format!("{}.", self.pa.prefix.trim_end_matches('.'));
+        let mut subjects = match self
+            .pa
+            .stream
+            .info_with_subjects(format!("{prefix}*.{}.>", key_part(number)))
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "pa index lookup");
+                return None;
+            }
+        };
+        let mut keys = Vec::new();
+        while let Some(Ok((subject, _))) = subjects.next().await {
+            if let Some(k) = subject.strip_prefix(&prefix) {
+                keys.push(k.to_string());
+            }
+        }
+        let mut best: Option<(i64, String, String)> = None;
+        for k in keys {
+            let Ok(Some(v)) = self.pa_value(&k).await else {
+                continue;
+            };
+            let s = |f: &str| v[f].as_str().unwrap_or_default();
+            let certified =
+                s("certification") == number && matches!(s("status"), "approved" | "modified");
+            let issued =
+                s("certification") != number && s("bht03") != number && s("tracking") != number;
+            if !(certified || issued) {
+                continue;
+            }
+            let at = v["history"]
+                .as_array()
+                .and_then(|h| h.last())
+                .and_then(|h| h["at_ms"].as_i64())
+                .unwrap_or(0);
+            if best.as_ref().is_none_or(|b| at >= b.0) {
+                best = Some((at, s("vendor").to_string(), s("pa_type").to_string()));
+            }
+        }
+        best.map(|(_, vendor, pa_type)| (vendor, pa_type))
     }
 
     /// Removes a decided item from its queue (a vendor's decision settles it).

@@ -434,6 +434,25 @@ impl PaIndex for StorePaIndex<'_> {
     }
 }
 
+/// The PA index of an instance on the NATS store: its own store first, then the PA
+/// status KV, which holds the requests of every instance (gone ones too).
+pub struct ClusterPaIndex<'a> {
+    /// This instance's store.
+    pub local: StorePaIndex<'a>,
+    /// The NATS store (none with `store = "sqlite"`).
+    pub nats: Option<&'a super::nats::Nats>,
+}
+
+impl PaIndex for ClusterPaIndex<'_> {
+    fn lookup(&self, pa_number: &str) -> Option<PaRecord> {
+        self.local.lookup(pa_number).or_else(|| {
+            let n = self.nats?;
+            let (vendor, pa_type) = n.block_on(n.pa_index_lookup(pa_number))?;
+            Some(PaRecord { vendor, pa_type })
+        })
+    }
+}
+
 /// One step of a PA request's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryStep {

@@ -812,7 +812,10 @@ impl Pipeline {
                     let Some(guide) = guide.filter(|_| accepted) else {
                         continue;
                     };
-                    let pa_index = super::pa::StorePaIndex { conn: &self.conn };
+                    let pa_index = super::pa::ClusterPaIndex {
+                        local: super::pa::StorePaIndex { conn: &self.conn },
+                        nats: self.nats.as_deref(),
+                    };
                     let lookups = Lookups {
                         eligibility,
                         pa_index: &pa_index,
