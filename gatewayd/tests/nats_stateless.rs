@@ -5,7 +5,12 @@
 //! - decisions on an item the gone gateway took are adopted by live ones (a pend by
 //!   one, which then dies too; the approval by another, once, with two asked at the
 //!   same time): each 278 response reaches the partner's outbox once, and PA inquiry
-//!   through any gateway shows the decided status with the request's whole history.
+//!   through any gateway shows the decided status with the request's whole history;
+//! - a request the gone gateway took keeps its history through another, and a
+//!   follow-up quoting the number its vendor issued goes to that vendor;
+//! - attachments uploaded through the gone gateway are fetched through another by the
+//!   vendors whose items list them (only those), and linked to a claim that comes
+//!   through another.
 //!
 //! Each skips loudly without nats-server, except under `CI=true`.
 
@@ -318,6 +323,158 @@ fn a_gone_gateways_requests_keep_their_history_and_their_vendor() {
     assert_eq!(follow[0]["pa_type"], "pcs");
     assert_eq!(follow[0]["instance"], "gw-b");
     assert!(b.lease_all("csra").is_empty());
+    drop(b);
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+fn pdf(tag: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% attachment {tag}\n%%EOF\n").into_bytes()
+}
+
+fn upload(d: &Daemon, control: &str, body: &[u8]) -> Value {
+    let (s, v) = d.post_bytes(
+        &format!(
+            "/v1/attachments?control_number={}",
+            control.replace('/', "%2F")
+        ),
+        Some(PARTNER_TOKEN),
+        body,
+    );
+    assert!(s == 201 || s == 200, "{s} {v}");
+    v
+}
+
+/// Every item of every vendor leased through `d`: (vendor, item).
+fn lease_everything(d: &Daemon) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for v in vendors() {
+        for item in d.lease_all(&v) {
+            out.push((v.clone(), item));
+        }
+    }
+    out
+}
+
+fn attachment_ids(item: &Value) -> Vec<i64> {
+    item["attachments"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// GETs an attachment as `vendor` from its own queue: status and bytes.
+fn fetch(d: &Daemon, vendor: &str, id: i64) -> (u16, Vec<u8>) {
+    let r = d
+        .agent
+        .get(&d.url(&format!("/v1/queues/{vendor}/attachments/{id}")))
+        .header("Authorization", &format!("Bearer {}", token(vendor)))
+        .call();
+    match r {
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.body_mut().read_to_vec().unwrap_or_default(),
+        ),
+        Err(ureq::Error::StatusCode(s)) => (s, Vec::new()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn attachments_uploaded_through_a_gone_gateway_are_linked_and_fetched_through_another() {
+    if binary_or_skip(
+        "attachments_uploaded_through_a_gone_gateway_are_linked_and_fetched_through_another",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let g = Gateways::new("stateless-attachments");
+    let a = g.start("a");
+    let b = g.start("b");
+    // through A: the event's evaluation and the DME service's CMN before their 278,
+    // and a claim's document before its 837
+    let (eval, cmn, claim_doc) = (pdf("eval"), pdf("cmn"), pdf("claim"));
+    let eval_up = upload(&a, "EV7001EL", &eval);
+    let cmn_up = upload(&a, "CMN7001BM", &cmn);
+    let claim_up = upload(&a, "CLM8001BM", &claim_doc);
+    for u in [&eval_up, &cmn_up, &claim_up] {
+        assert_eq!(u["state"], "pending", "{u}");
+    }
+    let id = |v: &Value| v["attachment_id"].as_i64().unwrap();
+    let (eval_id, cmn_id, claim_id) = (id(&eval_up), id(&cmn_up), id(&claim_up));
+    let request = renumber(
+        &std::fs::read(repo().join("fixtures/attachments/278-pwk-fax-mail.x12")).unwrap(),
+        896_001,
+    );
+    drop_file(&a.inbox("demo"), "pa.x12", &request);
+    a.wait_files(1);
+    mirrored(&a);
+    // the split request's two vendors lease their parts through A
+    let parts = lease_everything(&a);
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let dme = parts
+        .iter()
+        .find(|(_, i)| i["item"]["work_item"]["services"] == json!(["5"]))
+        .expect("the DME part");
+    let therapy = parts
+        .iter()
+        .find(|(_, i)| i["item"]["work_item"]["services"] == json!(["6"]))
+        .expect("the therapy part");
+    let mut want = vec![eval_id, cmn_id];
+    want.sort();
+    assert_eq!(attachment_ids(&dme.1), want);
+    assert_eq!(attachment_ids(&therapy.1), vec![eval_id]);
+    // A dies for good
+    g.destroy(a);
+    // each vendor fetches what its part lists through B, the bytes as uploaded; never
+    // the other part's
+    assert_eq!(fetch(&b, &dme.0, cmn_id), (200, cmn.clone()));
+    assert_eq!(fetch(&b, &dme.0, eval_id), (200, eval.clone()));
+    assert_eq!(fetch(&b, &therapy.0, eval_id), (200, eval.clone()));
+    assert_eq!(fetch(&b, &therapy.0, cmn_id).0, 404);
+    assert_eq!(fetch(&b, &therapy.0, claim_id).0, 404);
+    // PA inquiry through B lists the request's attachments
+    let (s, v) = b.get_json("/v1/pa/AT7001EV", Some(PARTNER_TOKEN));
+    assert_eq!(s, 200, "{v}");
+    for r in v["results"].as_array().unwrap() {
+        let mut ids = attachment_ids(r);
+        ids.sort();
+        let mut all = vec![eval_id, cmn_id];
+        all.sort();
+        assert_eq!(ids, all, "{r}");
+    }
+    // the claim citing A's pending upload comes through B: linked, listed, fetched
+    let claim = renumber(
+        &std::fs::read(repo().join("fixtures/attachments/837p-pwk-fax-mail.x12")).unwrap(),
+        896_101,
+    );
+    drop_file(&b.inbox("demo"), "claim.x12", &claim);
+    b.wait_files(1);
+    let state: String = b
+        .db()
+        .query_row(
+            "SELECT state FROM attachments WHERE id = ?1",
+            [claim_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(state, "linked");
+    let items = lease_everything(&b);
+    let (vendor, item) = items
+        .iter()
+        .find(|(_, i)| attachment_ids(i).contains(&claim_id))
+        .unwrap_or_else(|| panic!("no item lists the claim's upload: {items:?}"));
+    assert!(
+        item["transaction"].as_str().unwrap().starts_with("837"),
+        "{item}"
+    );
+    assert_eq!(fetch(&b, vendor, claim_id), (200, claim_doc.clone()));
+    // the same bytes again through B: the same attachment, linked now
+    let again = upload(&b, "CLM8001BM", &claim_doc);
+    assert_eq!(again["attachment_id"].as_i64(), Some(claim_id), "{again}");
+    assert_eq!(again["state"], "linked", "{again}");
     drop(b);
     let _ = std::fs::remove_dir_all(&g.dir);
 }

@@ -312,6 +312,19 @@ async fn lease(
                         Err(e) => return e.into_response(),
                     }
                 }
+                // the vendor may fetch what its items list through any instance
+                let listed: Vec<i64> = items
+                    .iter()
+                    .flat_map(|it| it.attachments.iter())
+                    .map(|a| a.id)
+                    .collect();
+                for id in listed {
+                    if let Err(e) = n.attachments().grant(id, &vendor).await {
+                        tracing::error!(error = %e, "queue: attachment access");
+                        return error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+                            .into_response();
+                    }
+                }
                 tracing::info!(vendor = %vendor, items = items.len(), "leased");
                 Json(json!({ "items": items })).into_response()
             }
@@ -738,7 +751,15 @@ async fn upload_attachment(
     };
     let p = partner.clone();
     let r = blocking(&st, move |db, st| {
-        super::attachments::store_upload(db, &st.cfg.data_dir, &p, &control, kind, &body)
+        super::attachments::store_upload(
+            db,
+            &st.cfg.data_dir,
+            &p,
+            &control,
+            kind,
+            &body,
+            st.nats.as_deref(),
+        )
     })
     .await;
     match r {
@@ -770,11 +791,27 @@ async fn vendor_attachment(
     };
     let v = vendor.clone();
     let r = blocking(&st, move |db, st| {
-        let Some((path, content_type)) = super::attachments::for_vendor(db, &v, id)? else {
-            return Ok(None);
-        };
-        let bytes = std::fs::read(st.cfg.data_dir.join(path))?;
-        Ok(Some((content_type, bytes)))
+        let nats = st.nats.as_deref();
+        if let Some((path, content_type, sha256)) = super::attachments::for_vendor(db, &v, id)? {
+            let bytes = super::attachments::read_bytes(&st.cfg.data_dir, &path, &sha256, nats)?;
+            return Ok(Some((content_type, bytes)));
+        }
+        // with NATS: an upload the vendor was given through any instance
+        let Some(n) = nats else { return Ok(None) };
+        let a = n.attachments();
+        let shared = n.block_on(async {
+            match a.get(id).await? {
+                Some(u) if a.granted(id, &v).await? => Ok(Some(u)),
+                _ => Ok(None),
+            }
+        });
+        let shared = shared.map_err(|e: super::nats::NatsError| {
+            store::StoreError::Io(std::io::Error::other(e.to_string()))
+        })?;
+        let Some(u) = shared else { return Ok(None) };
+        let path = format!("{}/{}", super::attachments::DIR, u.file);
+        let bytes = super::attachments::read_bytes(&st.cfg.data_dir, &path, &u.sha256, nats)?;
+        Ok(Some((u.content_type, bytes)))
     })
     .await;
     match r {

@@ -17,6 +17,7 @@
 //! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by, the value its inquiry answer with its whole history; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests with their history; the PA index asks it for numbers its own store does not know ([`Nats::pa_index_lookup`]) |
 //! | numbers the gateway issues | KV `<prefix>_counters`: acknowledgment control numbers, pharmacy authorization numbers, payer claim control numbers, in blocks taken with compare-and-set (`update` on the revision) | no two instances send the same ISA13 or issue the same number |
 //! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item; KV `<prefix>_decisions`, key `instance.item id`, holds each published 278 item's request, PA keys and decision state (`open`, `deciding` by an instance, `decided`), changed with compare-and-set only | a vendor decides through any instance; with the owner silent, another instance adopts the decision from the cluster (see [`super::adopt`]); a decision is applied once |
+//! | attachment uploads | object store and KV `<prefix>_attachments` (see [`super::shared_attachments`]) | an upload through any instance is linked, listed and fetched through every other, with the one that took it gone |
 //! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
 //!
 //! The pipeline is a plain thread: it calls in through [`Nats::block_on`] on the
@@ -307,6 +308,7 @@ pub struct Nats {
     claims: kv::Store,
     instances: kv::Store,
     decisions: kv::Store,
+    attachments: super::shared_attachments::SharedAttachments,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -450,6 +452,28 @@ impl Nats {
         )
         .await
         .map_err(retry("decisions bucket"))?;
+        let attachments_kv = kv_bucket(
+            &js,
+            format!("{p}_attachments"),
+            "gatewayd: PWK attachment uploads, citations and vendor access",
+            replicas,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(retry("attachments bucket"))?;
+        let attachments_objects = match js.get_object_store(format!("{p}_attachments")).await {
+            Ok(o) => o,
+            Err(_) => with_retries(|| {
+                js.create_object_store(
+                    super::shared_attachments::SharedAttachments::objects_config(
+                        format!("{p}_attachments"),
+                        replicas,
+                    ),
+                )
+            })
+            .await
+            .map_err(retry("attachments object store"))?,
+        };
         let raw = match js.get_object_store(format!("{p}_raw")).await {
             Ok(o) => o,
             Err(_) => with_retries(|| {
@@ -510,6 +534,10 @@ impl Nats {
             claims,
             instances,
             decisions,
+            attachments: super::shared_attachments::SharedAttachments::new(
+                attachments_kv,
+                attachments_objects,
+            ),
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -547,6 +575,11 @@ impl Nats {
     /// This gateway's instance name.
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// The PWK attachment uploads in the cluster.
+    pub fn attachments(&self) -> &super::shared_attachments::SharedAttachments {
+        &self.attachments
     }
 
     /// The settings.

@@ -858,6 +858,9 @@ impl Pipeline {
                     // sheet for each one sent by fax or mail
                     let refs = crate::attachments::references(root, guide);
                     let st02 = String::from_utf8_lossy(set.control_number()).into_owned();
+                    if let Some(n) = &self.nats {
+                        super::attachments::import_shared(&self.conn, n, &partner.id, &refs)?;
+                    }
                     let rows = super::attachments::record_refs(
                         &self.conn,
                         ic.id,
