@@ -56,6 +56,7 @@ pub mod pipeline;
 pub mod queue;
 pub mod realtime;
 pub mod sftp;
+pub mod shared_acks;
 pub mod shared_attachments;
 pub mod store;
 pub mod tls;

@@ -18,6 +18,7 @@
 //! | numbers the gateway issues | KV `<prefix>_counters`: acknowledgment control numbers, pharmacy authorization numbers, payer claim control numbers, in blocks taken with compare-and-set (`update` on the revision) | no two instances send the same ISA13 or issue the same number |
 //! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item; KV `<prefix>_decisions`, key `instance.item id`, holds each published 278 item's request, PA keys and decision state (`open`, `deciding` by an instance, `decided`), changed with compare-and-set only | a vendor decides through any instance; with the owner silent, another instance adopts the decision from the cluster (see [`super::adopt`]); a decision is applied once |
 //! | attachment uploads | object store and KV `<prefix>_attachments` (see [`super::shared_attachments`]) | an upload through any instance is linked, listed and fetched through every other, with the one that took it gone |
+//! | acknowledgments owed | KV `<prefix>_acks` (see [`super::shared_acks`]): each interchange's outbox files, recorded before the first is written, and which are written | a takeover writes what the gone instance recorded (same names, same ISA13s), each once |
 //! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
 //!
 //! The pipeline is a plain thread: it calls in through [`Nats::block_on`] on the
@@ -309,6 +310,7 @@ pub struct Nats {
     instances: kv::Store,
     decisions: kv::Store,
     attachments: super::shared_attachments::SharedAttachments,
+    acks: super::shared_acks::SharedAcks,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -488,6 +490,15 @@ impl Nats {
             .await
             .map_err(retry("raw object store"))?,
         };
+        let acks_kv = kv_bucket(
+            &js,
+            format!("{p}_acks"),
+            "gatewayd: the acknowledgments each file's interchanges owe, and which are written",
+            replicas,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(retry("acknowledgments bucket"))?;
         let queue_name = format!("{big}_QUEUE");
         with_retries(|| {
             js.create_or_update_stream(stream::Config {
@@ -538,6 +549,7 @@ impl Nats {
                 attachments_kv,
                 attachments_objects,
             ),
+            acks: super::shared_acks::SharedAcks::new(acks_kv, raw.clone()),
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -580,6 +592,11 @@ impl Nats {
     /// The PWK attachment uploads in the cluster.
     pub fn attachments(&self) -> &super::shared_attachments::SharedAttachments {
         &self.attachments
+    }
+
+    /// The acknowledgments owed, in the cluster.
+    pub fn acks(&self) -> &super::shared_acks::SharedAcks {
+        &self.acks
     }
 
     /// The settings.

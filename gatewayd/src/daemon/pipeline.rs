@@ -336,6 +336,14 @@ impl Pipeline {
     /// written (making their interchanges `done` and their items visible).
     pub fn flush_acks(&mut self) -> Result<usize, PipelineError> {
         let pending = store::unwritten_acks(&self.conn)?;
+        if let Some(n) = self.nats.clone() {
+            // recorded in the cluster before they are written (see super::shared_acks)
+            let ids = super::shared_acks::flush(&self.conn, &n, &self.cfg, &pending)?;
+            store::acks_written(&mut self.conn, &ids)?;
+            self.publish_ready()?;
+            self.mirror_pa()?;
+            return Ok(ids.len());
+        }
         let mut ids = Vec::with_capacity(pending.len());
         for a in &pending {
             let Some(p) = self.cfg.partner(&a.partner) else {
@@ -1708,9 +1716,12 @@ pub fn safe_name(name: &str) -> String {
 
 /// Test hook: with `GATEWAYD_TEST_PAUSE=<point>=<ms>` set, the pipeline waits that long
 /// at `point`: `raw` (the NATS store has a file's raw copy and record, nothing of it is
-/// read) or `interchange_end` (an interchange is read and its keys claimed, nothing of
-/// it is committed). The takeover tests kill the gateway there. Unset: nothing.
-fn test_pause(point: &str) {
+/// read), `interchange_end` (an interchange is read and its keys claimed, nothing of
+/// it is committed), `ack_recorded` (an interchange's acknowledgments are recorded
+/// in the cluster, none is written) or `ack_written` (the first of them is written
+/// and marked so). The takeover tests kill the gateway there.
+/// Unset: nothing.
+pub(super) fn test_pause(point: &str) {
     static PAUSE: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
     let pause = PAUSE.get_or_init(|| {
         let v = std::env::var("GATEWAYD_TEST_PAUSE").ok()?;
