@@ -109,6 +109,21 @@ fn responses(outbox: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// The log of `d` shows no patient name, member id or date of birth of the fixtures.
+fn assert_no_phi(d: &Daemon) {
+    let log = d.log_text();
+    assert!(log.contains("gatewayd serving"), "{log}");
+    for p in [
+        "TESTPATIENT",
+        "NCRT0001",
+        "NCAT0001",
+        "900000001A",
+        "19800101",
+    ] {
+        assert!(!log.contains(p), "the log shows `{p}`:\n{log}");
+    }
+}
+
 fn events(result: &Value) -> Vec<String> {
     result["history"]
         .as_array()
@@ -256,6 +271,8 @@ fn a_decision_on_a_gone_gateways_item_is_adopted_once() {
         )
         .unwrap();
     assert_eq!(status, "approved");
+    assert_no_phi(&c);
+    assert_no_phi(&d);
     drop(c);
     drop(d);
     let _ = std::fs::remove_dir_all(&g.dir);
@@ -323,6 +340,7 @@ fn a_gone_gateways_requests_keep_their_history_and_their_vendor() {
     assert_eq!(follow[0]["pa_type"], "pcs");
     assert_eq!(follow[0]["instance"], "gw-b");
     assert!(b.lease_all("csra").is_empty());
+    assert_no_phi(&b);
     drop(b);
     let _ = std::fs::remove_dir_all(&g.dir);
 }
@@ -475,6 +493,7 @@ fn attachments_uploaded_through_a_gone_gateway_are_linked_and_fetched_through_an
     let again = upload(&b, "CLM8001BM", &claim_doc);
     assert_eq!(again["attachment_id"].as_i64(), Some(claim_id), "{again}");
     assert_eq!(again["state"], "linked", "{again}");
+    assert_no_phi(&b);
     drop(b);
     let _ = std::fs::remove_dir_all(&g.dir);
 }

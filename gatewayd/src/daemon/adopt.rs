@@ -223,7 +223,7 @@ async fn adopt(
             let d = decision.clone();
             let (name, body) = blocking(st, move |db| {
                 n2.ensure_ack_numbers(db, 1)?;
-                let tx = db.transaction()?;
+                let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let ctl = store::next_ack_control(&tx)?;
                 tx.commit()?;
                 Ok(pa::build_response(x12.as_bytes(), &d, ctl)?)
