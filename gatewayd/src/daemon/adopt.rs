@@ -23,7 +23,7 @@ use super::nats::{DecisionBusy, DecisionRecord, Nats, RecordedResponse};
 use super::pa::{self, DecisionError, DecisionRequest};
 use super::store::{self, StoreError};
 use axum::http::StatusCode;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -93,6 +93,10 @@ pub async fn decide(
     let Some(n) = st.nats.clone() else {
         return super::http::decide_local(st, vendor, req).await;
     };
+    // a malformed decision is refused before the record is touched
+    if let Err(e) = pa::check(&req) {
+        return refused(&e.into());
+    }
     let key = Nats::decision_key(owner, req.item_id);
     let begun = match n.begin_decision(&key, &vendor).await {
         Ok(Ok(b)) => b,
@@ -123,7 +127,7 @@ pub async fn decide(
         return local_guarded(st, &n, &key, record, revision, vendor, req).await;
     }
     let item = req.item_id;
-    match adopt(st, &n, &key, record, revision, req).await {
+    match adopt(st, &n, &key, record, revision, ours, req).await {
         Ok(d) => {
             tracing::info!(vendor = %vendor, item, owner = %owner, status = %d.status, "decided (adopted)");
             (
@@ -193,14 +197,16 @@ async fn local_guarded(
     (status, v)
 }
 
-/// Applies a decision to an item another instance took (see the module
-/// documentation); the record is `deciding` by this instance at `revision`.
+/// Applies a decision by adoption (see the module documentation): to an item another
+/// instance took, or (`ours`) to one of this instance's another adopted before; the
+/// record is `deciding` by this instance at `revision`.
 async fn adopt(
     st: &Arc<AppState>,
     n: &Arc<Nats>,
     key: &str,
     mut record: DecisionRecord,
     mut revision: u64,
+    ours: bool,
     req: DecisionRequest,
 ) -> Result<pa::Decided, AdoptError> {
     let (decision, asked) = pa::check(&req)?;
@@ -269,7 +275,20 @@ async fn adopt(
         .map(|(_, id)| id);
     let old_keys = record.pa_keys.clone();
     let n2 = n.clone();
+    let item = req.item_id;
     let (pa_id, keys) = blocking(st, move |db| {
+        // the request's own row when this instance took it
+        let local = match local {
+            Some(id) => Some(id),
+            None if ours => db
+                .query_row(
+                    "SELECT id FROM pa_status WHERE queue_id = ?1",
+                    params![item],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
         let id = record_locally(db, local, &partner, &pa_value, &status, &decision, &step)?;
         let keys = super::pipeline::mirror_pa_row(db, &n2, id, &old_keys)?;
         Ok((id, keys))
