@@ -10,7 +10,10 @@
 //!   follow-up quoting the number its vendor issued goes to that vendor;
 //! - attachments uploaded through the gone gateway are fetched through another by the
 //!   vendors whose items list them (only those), and linked to a claim that comes
-//!   through another.
+//!   through another;
+//! - acknowledgments too large to keep in a KV value (an 837 batch's 277CAs), recorded
+//!   by the gone gateway but not written, reach the outbox through another as the gone
+//!   one made them.
 //!
 //! Each skips loudly without nats-server, except under `CI=true`.
 
@@ -50,6 +53,11 @@ impl Gateways {
 
     /// Starts gateway `gw-<name>` (its data dir under `<dir>/<name>`).
     fn start(&self, name: &str) -> Daemon {
+        self.start_env(name, &[])
+    }
+
+    /// Starts gateway `gw-<name>` with environment variables `env`.
+    fn start_env(&self, name: &str, env: &[(&str, &str)]) -> Daemon {
         let d = self.dir.join(name);
         std::fs::create_dir_all(&d).unwrap();
         let port = free_port();
@@ -65,7 +73,7 @@ impl Gateways {
             Some(&format!("gw-{name}")),
             "heartbeat_seconds = 1\ntakeover_after_seconds = 3\n",
         ));
-        Daemon::start_config(&d, &text, port, None)
+        Daemon::start_config_env(&d, &text, port, None, env)
     }
 
     /// `kill -9`s a gateway and deletes its data dir.
@@ -493,6 +501,106 @@ fn attachments_uploaded_through_a_gone_gateway_are_linked_and_fetched_through_an
     let again = upload(&b, "CLM8001BM", &claim_doc);
     assert_eq!(again["attachment_id"].as_i64(), Some(claim_id), "{again}");
     assert_eq!(again["state"], "linked", "{again}");
+    assert_no_phi(&b);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[test]
+fn large_acknowledgments_a_gone_gateway_recorded_are_written_as_recorded() {
+    if binary_or_skip("large_acknowledgments_a_gone_gateway_recorded_are_written_as_recorded")
+        .is_none()
+    {
+        return;
+    }
+    let g = Gateways::new("stateless-large-acks");
+    // A stops once the first interchange's acknowledgments are in the cluster
+    let a = g.start_env("a", &[("GATEWAYD_TEST_PAUSE", "ack_recorded=600000")]);
+    let b = g.start("b");
+    let o = fixtures::generate::Options::new(fixtures::generate::Kind::Professional837, 1_500_000)
+        .with_seed(11);
+    let data = renumber(&fixtures::generate::generate_to_vec(&o), 760_000);
+    drop_file(&a.inbox("demo"), "claims.x12", &data);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !a.log_text().contains("test pause at ack_recorded") {
+        assert!(
+            Instant::now() < deadline,
+            "A never paused:\n{}",
+            a.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let owed: Vec<(String, Vec<u8>)> = {
+        let db = a.db();
+        let mut st = db
+            .prepare("SELECT name, body FROM acks ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    // the group is over what a KV value holds inline: its bytes are an object
+    let total: usize = owed.iter().map(|o| o.1.len()).sum();
+    assert!(
+        total > 512 * 1024,
+        "{total} bytes: {:?}",
+        owed.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    assert!(owed.iter().any(|o| o.0.starts_with("277CA-000760000-")));
+    g.destroy(a);
+    assert!(outbox_files(&g.outbox).is_empty());
+    // B takes the file over and writes what A recorded, as A made it, once
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let out = outbox_files(&g.outbox);
+        if owed.iter().all(|(n, _)| out.contains_key(n))
+            && b.db()
+                .query_row("SELECT COUNT(*) FROM files WHERE state = 'done'", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap_or(0)
+                == 1
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            out.keys(),
+            b.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = outbox_files(&g.outbox);
+    for (name, body) in &owed {
+        assert!(out.get(name) == Some(body), "{name} not as A made it");
+    }
+    // the first interchange's files are exactly A's: none made again by B
+    let first: std::collections::BTreeSet<&String> =
+        out.keys().filter(|k| k.contains("-000760000-")).collect();
+    let recorded: std::collections::BTreeSet<&String> = owed.iter().map(|o| &o.0).collect();
+    assert_eq!(first, recorded);
+    assert_eq!(
+        out.keys()
+            .filter(|k| k.starts_with("999-000760000-"))
+            .count(),
+        1
+    );
+    assert!(
+        !out.keys().any(|k| k.starts_with("TA1-")),
+        "{:?}",
+        out.keys()
+    );
+    // no ISA13 twice
+    let mut isa13s: Vec<String> = out
+        .values()
+        .map(|b| String::from_utf8_lossy(&b[90..99]).into_owned())
+        .collect();
+    let all = isa13s.len();
+    isa13s.sort();
+    isa13s.dedup();
+    assert_eq!(isa13s.len(), all);
     assert_no_phi(&b);
     drop(b);
     let _ = std::fs::remove_dir_all(&g.dir);

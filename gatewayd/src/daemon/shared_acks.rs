@@ -4,7 +4,7 @@
 //!
 //! | what | where |
 //! |---|---|
-//! | the outbox files of one interchange of a file (TA1, 999s, 277CAs, the gateway's own 278 answers, cover sheets), or a file's own notes | KV `<prefix>_acks`, key `<instance>.<file id>.<interchange position>` (`f` for the file's notes), created once before the first of them is written: a line of JSON (partner, name and size of each), then the bytes; over 512 KiB the bytes are object `acks/<key>` of `<prefix>_raw` |
+//! | the outbox files of one interchange of a file (TA1, 999s, 277CAs, the gateway's own 278 answers, cover sheets), or a file's own notes | KV `<prefix>_acks`, key `<instance>.<file id>.<interchange position>` (`f` for the file's notes), created once before the first of them is written: a line of JSON (partner, name and size of each), then the bytes; over 512 KiB the bytes are object `acks/<key>/<ms>` of `<prefix>_raw` |
 //! | each one written | key `w.<group key>.<index>`, created once the file is in the outbox |
 //!
 //! The pipeline ([`flush`]) records a group, writes its files, marks each written.
@@ -90,9 +90,6 @@ impl SharedAcks {
         key: &str,
         acks: &[RecordedAck],
     ) -> Result<Vec<RecordedAck>, NatsError> {
-        if let Some(r) = self.recorded(key).await? {
-            return Ok(r);
-        }
         let total: usize = acks.iter().map(|a| a.body.len()).sum();
         let mut bytes = Vec::with_capacity(total);
         for a in acks {
@@ -111,7 +108,8 @@ impl SharedAcks {
         };
         let mut value = Vec::new();
         if total > INLINE_MAX {
-            let object = format!("acks/{key}");
+            // a name of its own: a record made first keeps the object it names
+            let object = format!("acks/{key}/{}", super::store::now_ms());
             let mut r: &[u8] = &bytes;
             self.objects
                 .put(object.as_str(), &mut r)
