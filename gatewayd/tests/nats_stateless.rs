@@ -10,7 +10,8 @@
 //!   follow-up quoting the number its vendor issued goes to that vendor;
 //! - attachments uploaded through the gone gateway are fetched through another by the
 //!   vendors whose items list them (only those), and linked to a claim that comes
-//!   through another;
+//!   through another; one uploaded through another after it is gone is listed on the
+//!   gone gateway's item that cites it and fetched by that item's vendor;
 //! - acknowledgments too large to keep in a KV value (an 837 batch's 277CAs), recorded
 //!   by the gone gateway but not written, reach the outbox through another as the gone
 //!   one made them.
@@ -471,6 +472,27 @@ fn attachments_uploaded_through_a_gone_gateway_are_linked_and_fetched_through_an
         all.sort();
         assert_eq!(ids, all, "{r}");
     }
+    // an upload through B after A is gone, of a number A's request cites: linked at
+    // once, listed on the part that cites it when it is leased again through B, and
+    // fetched through B by that part's vendor only
+    let poc = pdf("poc");
+    let poc_up = upload(&b, "POC/7001", &poc);
+    assert_eq!(poc_up["state"], "linked", "{poc_up}");
+    let poc_id = id(&poc_up);
+    let (s, r) = b.post(
+        &format!("/v1/queues/{}/nack", therapy.0),
+        Some(&token(&therapy.0)),
+        json!({"receipts": [therapy.1["receipt"]]}),
+    );
+    assert_eq!((s, r["done"].as_i64()), (200, Some(1)), "{r}");
+    let again = b.lease_all(&therapy.0);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["instance"], "gw-a");
+    let mut want = vec![eval_id, poc_id];
+    want.sort();
+    assert_eq!(attachment_ids(&again[0]), want);
+    assert_eq!(fetch(&b, &therapy.0, poc_id), (200, poc.clone()));
+    assert_eq!(fetch(&b, &dme.0, poc_id).0, 404);
     // the claim citing A's pending upload comes through B: linked, listed, fetched
     let claim = renumber(
         &std::fs::read(repo().join("fixtures/attachments/837p-pwk-fax-mail.x12")).unwrap(),

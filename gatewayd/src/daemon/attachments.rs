@@ -418,6 +418,18 @@ pub fn of_queue_item(conn: &Connection, queue_id: i64) -> Result<Vec<AttachmentI
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The attachment control numbers the part of the request queue item `queue_id`
+/// holds cites (its `queue_refs`), sorted.
+pub fn cited_by_item(conn: &Connection, queue_id: i64) -> Result<Vec<String>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT r.control_number FROM queue_refs qr
+         JOIN attachment_refs r ON r.id = qr.ref_id
+         WHERE qr.queue_id = ?1 ORDER BY r.control_number",
+    )?;
+    let rows = st.query_map(params![queue_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The attachments cited by PA request `pa_id` (its partner's uploads only).
 pub fn of_pa(conn: &Connection, pa_id: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
     let mut st = conn.prepare_cached(

@@ -281,13 +281,15 @@ async fn lease(
             Ok(leased) => {
                 // items this instance published: the lease counts on the local row (the
                 // vendor may fetch the attachments they cite), and their attachments are
-                // listed as they are now (an upload may have come after the publish)
+                // listed as they are now (an upload may have come after the publish);
+                // with the uploads in the cluster of what each item cites, whichever
+                // instance published it and took the uploads
                 let ours: Vec<i64> = leased
                     .iter()
-                    .filter(|(_, i)| i == n.instance())
-                    .map(|(l, _)| l.id)
+                    .filter(|l| l.instance == n.instance())
+                    .map(|l| l.leased.id)
                     .collect();
-                let mut items: Vec<queue::Leased> = leased.into_iter().map(|(l, _)| l).collect();
+                let mut found = std::collections::HashMap::new();
                 if !ours.is_empty() {
                     let counted = blocking(&st, move |db, _| {
                         let mut found = std::collections::HashMap::new();
@@ -302,15 +304,36 @@ async fn lease(
                     })
                     .await;
                     match counted {
-                        Ok(mut found) => {
-                            for it in &mut items {
-                                if let Some(a) = found.remove(&it.id) {
-                                    it.attachments = a;
-                                }
-                            }
-                        }
+                        Ok(f) => found = f,
                         Err(e) => return e.into_response(),
                     }
+                }
+                let mut items: Vec<queue::Leased> = Vec::with_capacity(leased.len());
+                for l in leased {
+                    let mut it = l.leased;
+                    if l.instance == n.instance() {
+                        if let Some(a) = found.remove(&it.id) {
+                            it.attachments = a;
+                        }
+                    }
+                    for cn in &l.cites {
+                        match n.attachments().of_control(&l.partner, cn).await {
+                            Ok(uploads) => {
+                                for u in uploads {
+                                    if !it.attachments.iter().any(|a| a.id == u.id) {
+                                        it.attachments.push(u.info());
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "queue: attachments");
+                                return error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+                                    .into_response();
+                            }
+                        }
+                    }
+                    it.attachments.sort_by_key(|a| a.id);
+                    items.push(it);
                 }
                 // the vendor may fetch what its items list through any instance
                 let listed: Vec<i64> = items

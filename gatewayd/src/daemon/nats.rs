@@ -88,6 +88,26 @@ pub struct QueuedItem {
     pub trace: serde_json::Value,
     /// PWK attachments uploaded for the item when it was published.
     pub attachments: Vec<super::attachments::AttachmentInfo>,
+    /// The partner that sent it.
+    #[serde(default)]
+    pub partner: String,
+    /// The attachment control numbers its part of the request cites (a lease lists
+    /// the cluster's uploads of them, see [`super::shared_attachments`]).
+    #[serde(default)]
+    pub cites: Vec<String>,
+}
+
+/// A leased item with what the lease needs to list its attachments.
+#[derive(Debug, Clone)]
+pub struct LeasedItem {
+    /// The item as the vendor gets it.
+    pub leased: super::queue::Leased,
+    /// The instance that published it.
+    pub instance: String,
+    /// The partner that sent it.
+    pub partner: String,
+    /// The attachment control numbers its part of the request cites.
+    pub cites: Vec<String>,
 }
 
 /// A vendor's decision forwarded to the instance that took the item.
@@ -1087,13 +1107,9 @@ impl Nats {
     }
 
     /// Leases up to `max` items of `vendor`: the deliveries of its durable consumer,
-    /// each leased for the consumer's AckWait.
-    /// Each comes with the instance that published it.
-    pub async fn lease(
-        &self,
-        vendor: &str,
-        max: u32,
-    ) -> Result<Vec<(super::queue::Leased, String)>, NatsError> {
+    /// each leased for the consumer's AckWait, each with the instance that published
+    /// it, its partner and the control numbers it cites.
+    pub async fn lease(&self, vendor: &str, max: u32) -> Result<Vec<LeasedItem>, NatsError> {
         let c = self.consumer(vendor).await?;
         let mut batch = c
             .fetch()
@@ -1136,8 +1152,8 @@ impl Nats {
                 continue;
             };
             let instance = it.instance.clone();
-            out.push((
-                super::queue::Leased {
+            out.push(LeasedItem {
+                leased: super::queue::Leased {
                     id: it.id,
                     receipt,
                     vendor: it.vendor,
@@ -1155,7 +1171,9 @@ impl Nats {
                     instance: Some(it.instance),
                 },
                 instance,
-            ));
+                partner: it.partner,
+                cites: it.cites,
+            });
         }
         Ok(out)
     }

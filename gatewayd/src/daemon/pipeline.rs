@@ -416,6 +416,8 @@ impl Pipeline {
                     item,
                     trace: serde_json::from_str(&trace).unwrap_or(serde_json::Value::Null),
                     attachments: Vec::new(),
+                    partner,
+                    cites: Vec::new(),
                 })
             })?;
             rows.collect::<Result<Vec<_>, _>>()?
@@ -425,6 +427,7 @@ impl Pipeline {
         for chunk in rows.chunks_mut(PUBLISH_BATCH) {
             for it in chunk.iter_mut() {
                 it.attachments = super::attachments::of_queue_item(&self.conn, it.id)?;
+                it.cites = super::attachments::cited_by_item(&self.conn, it.id)?;
             }
             let seqs = nats.block_on(nats.publish_items(chunk))?;
             let tx = self

@@ -54,6 +54,19 @@ pub struct SharedUpload {
     pub received_at: i64,
 }
 
+impl SharedUpload {
+    /// The upload as a lease or PA inquiry lists it.
+    pub fn info(&self) -> super::attachments::AttachmentInfo {
+        super::attachments::AttachmentInfo {
+            id: self.id,
+            control_number: self.control_number.clone(),
+            content_type: self.content_type.clone(),
+            bytes: self.size,
+            received_at_ms: self.received_at,
+        }
+    }
+}
+
 /// The attachments bucket and object store.
 pub struct SharedAttachments {
     kv: kv::Store,
