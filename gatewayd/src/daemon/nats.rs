@@ -1353,12 +1353,16 @@ impl Nats {
     /// Creates an item's decision record unless it exists (the first mirror of its
     /// request's status creates it; a later one leaves it to the deciders).
     pub async fn open_decision(&self, key: &str, r: &DecisionRecord) -> Result<(), NatsError> {
-        let body = serde_json::to_vec(r).map_err(call("decision record"))?;
-        match self.decisions.create(key, body.into()).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(call("decision record")(e)),
-        }
+        let body: bytes::Bytes = serde_json::to_vec(r)
+            .map_err(call("decision record"))?
+            .into();
+        retrying("decision record", || async {
+            match self.decisions.create(key, body.clone()).await {
+                Err(e) if e.kind() != kv::CreateErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 
     /// An item's decision record and its revision.
@@ -1479,13 +1483,10 @@ impl Nats {
     ) -> Result<(), NatsError> {
         let body: bytes::Bytes = value.to_string().into();
         for k in keys {
-            self.pa
-                .put(k, body.clone())
-                .await
-                .map_err(call("pa status"))?;
+            retrying("pa status", || self.pa.put(k, body.clone())).await?;
         }
         for k in stale {
-            self.pa.delete(k).await.map_err(call("pa status"))?;
+            retrying("pa status", || self.pa.delete(k)).await?;
         }
         Ok(())
     }
@@ -1538,24 +1539,26 @@ impl Nats {
     pub async fn pa_index_lookup(&self, number: &str) -> Option<(String, String)> {
         let number = number.trim();
         let prefix = format!("{}.", self.pa.prefix.trim_end_matches('.'));
-        let mut subjects = match self
-            .pa
-            .stream
-            .info_with_subjects(format!("{prefix}*.{}.>", key_part(number)))
-            .await
-        {
-            Ok(s) => s,
+        let filter = format!("{prefix}*.{}.>", key_part(number));
+        let listed = retrying("pa index lookup", || async {
+            let mut subjects = self.pa.stream.info_with_subjects(filter.as_str()).await?;
+            let mut keys = Vec::new();
+            while let Some(s) = subjects.next().await {
+                let (subject, _) = s?;
+                if let Some(k) = subject.strip_prefix(&prefix) {
+                    keys.push(k.to_string());
+                }
+            }
+            Ok::<_, async_nats::Error>(keys)
+        })
+        .await;
+        let keys = match listed {
+            Ok(k) => k,
             Err(e) => {
                 tracing::warn!(error = %e, "pa index lookup");
                 return None;
             }
         };
-        let mut keys = Vec::new();
-        while let Some(Ok((subject, _))) = subjects.next().await {
-            if let Some(k) = subject.strip_prefix(&prefix) {
-                keys.push(k.to_string());
-            }
-        }
         let mut best: Option<(i64, String, String)> = None;
         for k in keys {
             let Ok(Some(v)) = self.pa_value(&k).await else {
@@ -1706,8 +1709,6 @@ async fn heartbeat_loop(nats: std::sync::Weak<Nats>) {
     }
 }
 
-/// Calls `f` until it succeeds, for up to about 30 s (a cluster electing a leader
-/// answers with errors meanwhile).
 /// Creates (or finds, unchanged) the KV bucket `bucket` with one value per key, on
 /// file storage with `replicas` copies; `max_age` ZERO keeps entries for good.
 async fn kv_bucket(
@@ -1731,6 +1732,24 @@ async fn kv_bucket(
     .await
 }
 
+/// [`with_retries`] with the last error as a [`NatsError`] of `op`: for the calls the
+/// pipeline makes between files, which a cluster that just lost a node refuses for a
+/// few seconds.
+pub(super) async fn retrying<T, E: std::fmt::Display, F, Fut>(
+    op: &'static str,
+    f: F,
+) -> Result<T, NatsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    with_retries(f)
+        .await
+        .map_err(|message| NatsError::Call { op, message })
+}
+
+/// Calls `f` until it succeeds, for up to about 30 s (a cluster electing a leader
+/// answers with errors meanwhile).
 async fn with_retries<T, E: std::fmt::Display, F, Fut>(mut f: F) -> Result<T, String>
 where
     F: FnMut() -> Fut,

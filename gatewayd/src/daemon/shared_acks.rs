@@ -17,7 +17,7 @@
 //! instance records its response in its decision record, see [`super::adopt`]).
 
 use super::config::Config;
-use super::nats::{key_part, NatsError};
+use super::nats::{key_part, retrying, NatsError};
 use super::outbox;
 use super::pipeline::PipelineError;
 use super::store::PendingAck;
@@ -110,11 +110,11 @@ impl SharedAcks {
         if total > INLINE_MAX {
             // a name of its own: a record made first keeps the object it names
             let object = format!("acks/{key}/{}", super::store::now_ms());
-            let mut r: &[u8] = &bytes;
-            self.objects
-                .put(object.as_str(), &mut r)
-                .await
-                .map_err(call("acknowledgments put"))?;
+            retrying("acknowledgments put", || async {
+                let mut r: &[u8] = &bytes;
+                self.objects.put(object.as_str(), &mut r).await
+            })
+            .await?;
             head.object = Some(object);
         }
         value.extend(serde_json::to_vec(&head).map_err(call("acknowledgments"))?);
@@ -122,18 +122,25 @@ impl SharedAcks {
         if head.object.is_none() {
             value.extend_from_slice(&bytes);
         }
-        match self.kv.create(key, value.into()).await {
-            Ok(_) => Ok(acks.to_vec()),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                Ok(self.recorded(key).await?.unwrap_or_else(|| acks.to_vec()))
+        let value: bytes::Bytes = value.into();
+        // a create the server made but whose answer was lost is found on the next try
+        let created = retrying("acknowledgments", || async {
+            match self.kv.create(key, value.clone()).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
             }
-            Err(e) => Err(call("acknowledgments")(e)),
+        })
+        .await?;
+        if created {
+            return Ok(acks.to_vec());
         }
+        Ok(self.recorded(key).await?.unwrap_or_else(|| acks.to_vec()))
     }
 
     /// A recorded group, with the bytes.
     pub async fn recorded(&self, key: &str) -> Result<Option<Vec<RecordedAck>>, NatsError> {
-        let Some(v) = self.kv.get(key).await.map_err(call("acknowledgments"))? else {
+        let Some(v) = retrying("acknowledgments", || self.kv.get(key)).await? else {
             return Ok(None);
         };
         let Some(cut) = v.iter().position(|b| *b == b'\n') else {
@@ -173,21 +180,24 @@ impl SharedAcks {
 
     /// Marks file `index` of group `key` written.
     pub async fn mark_written(&self, key: &str, index: usize) -> Result<(), NatsError> {
-        match self.kv.create(format!("w.{key}.{index}"), "1".into()).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(call("acknowledgment written")(e)),
-        }
+        let mark = format!("w.{key}.{index}");
+        retrying("acknowledgment written", || async {
+            match self.kv.create(mark.as_str(), "1".into()).await {
+                Err(e) if e.kind() != kv::CreateErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 
     /// Whether file `index` of group `key` is written.
     pub async fn written(&self, key: &str, index: usize) -> Result<bool, NatsError> {
-        Ok(self
-            .kv
-            .get(format!("w.{key}.{index}"))
-            .await
-            .map_err(call("acknowledgment written"))?
-            .is_some())
+        let mark = format!("w.{key}.{index}");
+        Ok(
+            retrying("acknowledgment written", || self.kv.get(mark.as_str()))
+                .await?
+                .is_some(),
+        )
     }
 }
 

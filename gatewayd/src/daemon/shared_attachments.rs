@@ -14,7 +14,7 @@
 //! the cluster's uploads of it into its store ([`super::attachments::import_shared`]), and
 //! fetches the bytes from the object store when its data dir has no copy.
 
-use super::nats::{key_part, NatsError};
+use super::nats::{key_part, retrying, NatsError};
 use async_nats::jetstream::{self, kv, object_store};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -170,19 +170,19 @@ impl SharedAttachments {
     ) -> Result<Vec<SharedUpload>, NatsError> {
         let prefix = format!("{}.", self.kv.prefix.trim_end_matches('.'));
         let head = format!("up.{}.{}.", key_part(partner), control_part(control_number));
-        let mut subjects = self
-            .kv
-            .stream
-            .info_with_subjects(format!("{prefix}{head}*"))
-            .await
-            .map_err(call("attachment keys"))?;
-        let mut keys = Vec::new();
-        while let Some(s) = subjects.next().await {
-            let (subject, _) = s.map_err(call("attachment keys"))?;
-            if let Some(k) = subject.strip_prefix(&prefix) {
-                keys.push(k.to_string());
+        let filter = format!("{prefix}{head}*");
+        let keys = retrying("attachment keys", || async {
+            let mut subjects = self.kv.stream.info_with_subjects(filter.as_str()).await?;
+            let mut keys = Vec::new();
+            while let Some(s) = subjects.next().await {
+                let (subject, _) = s?;
+                if let Some(k) = subject.strip_prefix(&prefix) {
+                    keys.push(k.to_string());
+                }
             }
-        }
+            Ok::<_, async_nats::Error>(keys)
+        })
+        .await?;
         let mut out = Vec::new();
         for k in keys {
             if let Some(v) = self.kv.get(&k).await.map_err(call("attachment key"))? {
@@ -215,11 +215,13 @@ impl SharedAttachments {
             key_part(partner),
             control_part(control_number)
         );
-        match self.kv.create(&key, "1".into()).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(call("attachment citation")(e)),
-        }
+        retrying("attachment citation", || async {
+            match self.kv.create(key.as_str(), "1".into()).await {
+                Err(e) if e.kind() != kv::CreateErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 
     /// Whether a transaction of `partner` cites `control_number` (through any
