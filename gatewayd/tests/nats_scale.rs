@@ -10,10 +10,12 @@
 //!   restarted: every item is in its queue stream exactly once;
 //! - the same claims through two gateways: the second's 277CA says A3:54 and nothing of
 //!   it is queued (and the claims of a TA1-rejected interchange do not count);
-//! - a gateway `kill -9`ed with a recorded file (before reading it, or with an
-//!   interchange read but not committed) and its data dir deleted: another gateway
-//!   takes the file over once the heartbeat runs out; every item reaches its vendor
-//!   once and every acknowledgment is written once to the shared outbox.
+//! - a gateway `kill -9`ed with a recorded file (before reading it, with an
+//!   interchange read but not committed, or with an interchange's acknowledgments
+//!   recorded in the cluster but not written) and its data dir deleted: another
+//!   gateway takes the file over once the heartbeat runs out; every item reaches its
+//!   vendor once and every acknowledgment is written once to the shared outbox, what
+//!   the gone gateway recorded as it made it (same names, same ISA13s).
 //!
 //! Each skips loudly without nats-server, except under `CI=true`.
 
@@ -598,11 +600,32 @@ fn a_file_a_gone_gateway_was_reading_is_taken_over_with_its_keys() {
     takeover("interchange_end");
 }
 
+#[test]
+fn acknowledgments_a_gone_gateway_recorded_are_written_once_as_recorded() {
+    if binary_or_skip("acknowledgments_a_gone_gateway_recorded_are_written_once_as_recorded")
+        .is_none()
+    {
+        return;
+    }
+    takeover("ack_recorded");
+}
+
+#[test]
+fn acknowledgments_a_gone_gateway_wrote_in_part_are_completed_once() {
+    if binary_or_skip("acknowledgments_a_gone_gateway_wrote_in_part_are_completed_once").is_none() {
+        return;
+    }
+    takeover("ack_written");
+}
+
 /// Gateway A records a file of two interchanges (an 837 with two claims, a 278) and is
 /// `kill -9`ed at the pipeline's test pause `point` (`raw`: only the raw copy and the
 /// file's record are in the cluster; `interchange_end`: the 837's interchange key and
-/// claim keys are created too, nothing is committed), its data dir deleted; gateway B,
-/// on the same cluster and writing the same partner outbox, takes the file over.
+/// claim keys are created too, nothing is committed; `ack_recorded`: the 837's
+/// interchange is committed and its acknowledgments recorded in the cluster, none
+/// written; `ack_written`: the first of them written too), its data dir deleted; gateway B, on the same cluster and writing the same
+/// partner outbox, takes the file over. What A recorded reaches the outbox as A made
+/// it (its names, its ISA13s), once.
 fn takeover(point: &str) {
     let dir = temp_dir(&format!("nats-takeover-{point}"));
     let server = NatsServer::start(&dir.join("nats"));
@@ -652,12 +675,44 @@ fn takeover(point: &str) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // what A owes, as it made it (committed in its store before the pause)
+    let owed: Vec<(String, Vec<u8>)> = {
+        let db = a.db();
+        let mut st = db
+            .prepare("SELECT name, body FROM acks ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    if point.starts_with("ack_") {
+        let names: Vec<&String> = owed.iter().map(|o| &o.0).collect();
+        assert!(
+            names.iter().any(|n| n.starts_with("999-000750000-"))
+                && names.iter().any(|n| n.starts_with("277CA-000750000-")),
+            "{names:?}"
+        );
+    } else {
+        assert!(owed.is_empty());
+    }
     // A dies for good: kill -9, its data dir gone
     a.child.kill().unwrap();
     a.child.wait().unwrap();
     let killed = Instant::now();
     std::fs::remove_dir_all(dir.join("a/var")).unwrap();
-    assert!(outbox_files(&outbox).is_empty());
+    // A wrote nothing, or (`ack_written`) the first file it recorded
+    let written_by_a = outbox_files(&outbox);
+    assert_eq!(
+        written_by_a.len(),
+        usize::from(point == "ack_written"),
+        "{:?}",
+        written_by_a.keys()
+    );
+    // the partner collects what is there (B must not write it again)
+    for name in written_by_a.keys() {
+        std::fs::remove_file(outbox.join(name)).unwrap();
+    }
     // B takes the file over once A's heartbeat ran out, and processes it
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -678,14 +733,34 @@ fn takeover(point: &str) {
     let (got, repeats) = dedupe(&deliveries);
     assert_eq!(repeats, 0);
     assert_eq!(got, expected);
-    // the acknowledgments once each: one 999 per interchange, the 837's 277CA
-    let out = outbox_files(&outbox);
+    // the acknowledgments once each: one 999 per interchange, the 837's 277CA (what
+    // the partner collected after A wrote it is not written again)
+    let left = outbox_files(&outbox);
+    for name in written_by_a.keys() {
+        assert!(!left.contains_key(name), "{name} written again");
+    }
+    let mut out = left;
+    out.extend(written_by_a.clone());
     let count = |p: &str| out.keys().filter(|k| k.starts_with(p)).count();
     assert_eq!(count("999-000750000-"), 1, "{:?}", out.keys());
     assert_eq!(count("999-000750001-"), 1, "{:?}", out.keys());
     assert_eq!(count("277CA-000750000-"), 1, "{:?}", out.keys());
     assert_eq!(count("277CA-"), 1, "{:?}", out.keys());
     assert_eq!(count("TA1-"), 0, "{:?}", out.keys());
+    // what A recorded is written as A made it: the same names, the same bytes (ISA13)
+    for (name, body) in &owed {
+        assert_eq!(out.get(name), Some(body), "{name} not as A made it");
+    }
+    // no ISA13 twice
+    let mut isa13s: Vec<String> = out
+        .values()
+        .filter(|b| b.starts_with(b"ISA"))
+        .map(|b| String::from_utf8_lossy(&b[90..99]).into_owned())
+        .collect();
+    let all = isa13s.len();
+    isa13s.sort();
+    isa13s.dedup();
+    assert_eq!(isa13s.len(), all, "{:?}", out.keys());
     // the keys A created are the new run's: the interchanges and claims are accepted
     let (_, ack) = out
         .iter()

@@ -83,9 +83,18 @@ pub fn valid_control_number(s: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'*' | b'~' | b'^' | b':' | b'|'))
 }
 
+/// The cluster's counter of attachment ids (`store = "nats"`).
+pub const ID_COUNTER: &str = "attachment_id";
+
+fn nats_error(e: super::nats::NatsError) -> StoreError {
+    StoreError::Io(std::io::Error::other(e.to_string()))
+}
+
 /// Stores an upload durably and records it (see the module documentation). The same
 /// bytes uploaded again by the same partner with the same control number give the
-/// same attachment.
+/// same attachment. With `shared` (`store = "nats"`) the upload is in the cluster first
+/// (see [`super::shared_attachments`]), under an id from the cluster's counter, and
+/// counts as linked when a transaction through any instance cites its number.
 pub fn store_upload(
     conn: &mut Connection,
     data_dir: &Path,
@@ -93,6 +102,7 @@ pub fn store_upload(
     control_number: &str,
     content_type: ContentType,
     body: &[u8],
+    shared: Option<&super::nats::Nats>,
 ) -> Result<Stored, StoreError> {
     let sha256 = format!("{:x}", Sha256::digest(body));
     let dir = data_dir.join(DIR);
@@ -100,6 +110,54 @@ pub fn store_upload(
     let name = format!("{sha256}.{}", content_type.extension());
     if !dir.join(&name).exists() {
         outbox::write_durably(&dir, &name, body)?;
+    }
+    if let Some(n) = shared {
+        let local: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM attachments WHERE partner = ?1 AND control_number = ?2
+                 AND sha256 = ?3",
+                params![partner, control_number, sha256],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if local.is_none() {
+            let a = n.attachments();
+            let cited = conn
+                .query_row(
+                    "SELECT 1 FROM attachment_refs WHERE partner = ?1 AND control_number = ?2
+                     LIMIT 1",
+                    params![partner, control_number],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some()
+                || n.block_on(a.cited(partner, control_number))
+                    .map_err(nats_error)?;
+            // ids above this store's own, from blocks of the cluster's counter
+            conn.execute(
+                "INSERT OR IGNORE INTO counters (name, value)
+                 SELECT ?1, COALESCE(MAX(id), 0) FROM attachments",
+                params![ID_COUNTER],
+            )?;
+            n.ensure_numbers(conn, ID_COUNTER, 1).map_err(nats_error)?;
+            let id: i64 = conn.query_row(
+                "UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value",
+                params![ID_COUNTER],
+                |r| r.get(0),
+            )?;
+            let u = super::shared_attachments::SharedUpload {
+                id,
+                partner: partner.to_string(),
+                control_number: control_number.to_string(),
+                content_type: content_type.mime().to_string(),
+                size: body.len() as i64,
+                sha256: sha256.clone(),
+                file: name.clone(),
+                received_at: now_ms(),
+            };
+            let u = n.block_on(a.put(&u, body)).map_err(nats_error)?;
+            insert_shared(conn, &u, cited)?;
+        }
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let existing: Option<(i64, String)> = tx
@@ -152,6 +210,84 @@ pub fn store_upload(
         sha256,
         state,
     })
+}
+
+/// Records an upload of the cluster in this store (with its cluster id) unless it is
+/// here; `linked` when `cited`, else `pending` (the interchange that cites it links it).
+fn insert_shared(
+    conn: &Connection,
+    u: &super::shared_attachments::SharedUpload,
+    cited: bool,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    conn.execute(
+        "INSERT OR IGNORE INTO attachments (id, partner, control_number, content_type, size,
+            sha256, path, state, received_at, linked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            u.id,
+            u.partner,
+            u.control_number,
+            u.content_type,
+            u.size,
+            u.sha256,
+            format!("{DIR}/{}", u.file),
+            if cited { "linked" } else { "pending" },
+            u.received_at,
+            cited.then_some(now)
+        ],
+    )?;
+    Ok(())
+}
+
+/// With `store = "nats"`, for the references an interchange records: notes in the
+/// cluster that `partner` cites each control number, and copies the uploads of it made
+/// through other instances into this store (`pending`: the interchange's transaction
+/// links them). Inside the interchange's open transaction.
+pub fn import_shared(
+    conn: &Connection,
+    n: &super::nats::Nats,
+    partner: &str,
+    refs: &[AttachmentRef<'_>],
+) -> Result<usize, StoreError> {
+    let mut numbers: Vec<&str> = with_control(refs).map(|r| r.control_number).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let a = n.attachments();
+    let mut added = 0;
+    for cn in numbers {
+        n.block_on(a.cite(partner, cn)).map_err(nats_error)?;
+        for u in n.block_on(a.of_control(partner, cn)).map_err(nats_error)? {
+            insert_shared(conn, &u, false)?;
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
+/// The bytes of a stored upload: this instance's copy under the data dir, else (with
+/// `store = "nats"`) the cluster's, kept here from then on.
+pub fn read_bytes(
+    data_dir: &Path,
+    path: &str,
+    sha256: &str,
+    shared: Option<&super::nats::Nats>,
+) -> Result<Vec<u8>, StoreError> {
+    let full = data_dir.join(path);
+    match (std::fs::read(&full), shared) {
+        (Ok(b), _) => Ok(b),
+        (Err(e), Some(n)) if e.kind() == std::io::ErrorKind::NotFound => {
+            let b = n
+                .block_on(n.attachments().bytes(sha256))
+                .map_err(nats_error)?;
+            if let (Some(dir), Some(name)) = (full.parent(), full.file_name()) {
+                std::fs::create_dir_all(dir)?;
+                outbox::write_durably(dir, &name.to_string_lossy(), &b)?;
+            }
+            Ok(b)
+        }
+        (Err(e), _) => Err(e.into()),
+    }
 }
 
 /// The references that are recorded: those with a control number, in order.
@@ -282,6 +418,18 @@ pub fn of_queue_item(conn: &Connection, queue_id: i64) -> Result<Vec<AttachmentI
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The attachment control numbers the part of the request queue item `queue_id`
+/// holds cites (its `queue_refs`), sorted.
+pub fn cited_by_item(conn: &Connection, queue_id: i64) -> Result<Vec<String>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT r.control_number FROM queue_refs qr
+         JOIN attachment_refs r ON r.id = qr.ref_id
+         WHERE qr.queue_id = ?1 ORDER BY r.control_number",
+    )?;
+    let rows = st.query_map(params![queue_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The attachments cited by PA request `pa_id` (its partner's uploads only).
 pub fn of_pa(conn: &Connection, pa_id: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
     let mut st = conn.prepare_cached(
@@ -299,15 +447,15 @@ pub fn of_pa(conn: &Connection, pa_id: i64) -> Result<Vec<AttachmentInfo>, Store
 /// The stored file (path relative to the data dir) and content type of attachment
 /// `id`, when `vendor` holds or held an item whose part of the request cites it
 /// ([`link_item`]); `None` otherwise (unknown id, an item the vendor never leased, or a
-/// PWK only in another vendor's part of a split request).
+/// PWK only in another vendor's part of a split request). With them, its SHA-256.
 pub fn for_vendor(
     conn: &Connection,
     vendor: &str,
     id: i64,
-) -> Result<Option<(String, String)>, StoreError> {
+) -> Result<Option<(String, String, String)>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT a.path, a.content_type FROM attachments a
+            "SELECT a.path, a.content_type, a.sha256 FROM attachments a
              JOIN attachment_refs r ON r.partner = a.partner
                 AND r.control_number = a.control_number
              JOIN queue_refs qr ON qr.ref_id = r.id
@@ -316,7 +464,7 @@ pub fn for_vendor(
                 AND (q.state IN ('leased', 'acked') OR q.attempts > 0)
              LIMIT 1",
             params![id, vendor],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?)
 }

@@ -281,13 +281,15 @@ async fn lease(
             Ok(leased) => {
                 // items this instance published: the lease counts on the local row (the
                 // vendor may fetch the attachments they cite), and their attachments are
-                // listed as they are now (an upload may have come after the publish)
+                // listed as they are now (an upload may have come after the publish);
+                // with the uploads in the cluster of what each item cites, whichever
+                // instance published it and took the uploads
                 let ours: Vec<i64> = leased
                     .iter()
-                    .filter(|(_, i)| i == n.instance())
-                    .map(|(l, _)| l.id)
+                    .filter(|l| l.instance == n.instance())
+                    .map(|l| l.leased.id)
                     .collect();
-                let mut items: Vec<queue::Leased> = leased.into_iter().map(|(l, _)| l).collect();
+                let mut found = std::collections::HashMap::new();
                 if !ours.is_empty() {
                     let counted = blocking(&st, move |db, _| {
                         let mut found = std::collections::HashMap::new();
@@ -302,14 +304,48 @@ async fn lease(
                     })
                     .await;
                     match counted {
-                        Ok(mut found) => {
-                            for it in &mut items {
-                                if let Some(a) = found.remove(&it.id) {
-                                    it.attachments = a;
+                        Ok(f) => found = f,
+                        Err(e) => return e.into_response(),
+                    }
+                }
+                let mut items: Vec<queue::Leased> = Vec::with_capacity(leased.len());
+                for l in leased {
+                    let mut it = l.leased;
+                    if l.instance == n.instance() {
+                        if let Some(a) = found.remove(&it.id) {
+                            it.attachments = a;
+                        }
+                    }
+                    for cn in &l.cites {
+                        match n.attachments().of_control(&l.partner, cn).await {
+                            Ok(uploads) => {
+                                for u in uploads {
+                                    if !it.attachments.iter().any(|a| a.id == u.id) {
+                                        it.attachments.push(u.info());
+                                    }
                                 }
                             }
+                            Err(e) => {
+                                tracing::error!(error = %e, "queue: attachments");
+                                return error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+                                    .into_response();
+                            }
                         }
-                        Err(e) => return e.into_response(),
+                    }
+                    it.attachments.sort_by_key(|a| a.id);
+                    items.push(it);
+                }
+                // the vendor may fetch what its items list through any instance
+                let listed: Vec<i64> = items
+                    .iter()
+                    .flat_map(|it| it.attachments.iter())
+                    .map(|a| a.id)
+                    .collect();
+                for id in listed {
+                    if let Err(e) = n.attachments().grant(id, &vendor).await {
+                        tracing::error!(error = %e, "queue: attachment access");
+                        return error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+                            .into_response();
                     }
                 }
                 tracing::info!(vendor = %vendor, items = items.len(), "leased");
@@ -431,32 +467,56 @@ async fn decisions(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
-    // with NATS, an item another instance took is decided there (its store holds it)
-    if let (Some(n), Some(owner)) = (&st.nats, req.instance.as_deref()) {
-        if owner != n.instance() {
-            return match n.forward_decision(owner, &vendor, &body).await {
-                Ok((status, v)) => (
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-                    Json(v),
-                )
-                    .into_response(),
-                Err(e) => {
-                    tracing::error!(error = %e, "decision: forwarding");
-                    error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the instance that took this item does not answer",
+    // with NATS, an item another instance holds (it took the request, or adopted a
+    // decision on it) is decided there; with that instance silent, here from what the
+    // cluster holds
+    if let (Some(n), Some(owner)) = (&st.nats, req.instance.clone()) {
+        let key = super::nats::Nats::decision_key(&owner, req.item_id);
+        let holder = match n.decision(&key).await {
+            Ok(Some((r, _))) => r.local.map(|(i, _)| i).unwrap_or_else(|| owner.clone()),
+            _ => owner.clone(),
+        };
+        if holder != n.instance() && n.is_alive(&holder).await {
+            match n.forward_decision(&holder, &vendor, &body).await {
+                Ok((status, v)) => {
+                    return (
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                        Json(v),
                     )
-                    .into_response()
+                        .into_response()
                 }
-            };
+                Err(e) => {
+                    tracing::warn!(error = %e, "decision: the instance holding it does not answer; adopting")
+                }
+            }
         }
     }
     let (status, v) = decide_here(&st, vendor, req).await;
     (status, Json(v)).into_response()
 }
 
-/// Decides an item of this instance's store: the status and the JSON answer.
+/// Decides an item on this instance: with NATS through its decision record (applied
+/// once; an item another instance took is adopted, see [`super::adopt`]), else in this
+/// instance's store.
 pub async fn decide_here(
+    st: &Arc<AppState>,
+    vendor: String,
+    req: pa::DecisionRequest,
+) -> (StatusCode, serde_json::Value) {
+    match &st.nats {
+        Some(n) => {
+            let owner = req
+                .instance
+                .clone()
+                .unwrap_or_else(|| n.instance().to_string());
+            super::adopt::decide(st, &owner, vendor, req).await
+        }
+        None => decide_local(st, vendor, req).await,
+    }
+}
+
+/// Decides an item of this instance's store: the status and the JSON answer.
+pub(super) async fn decide_local(
     st: &Arc<AppState>,
     vendor: String,
     req: pa::DecisionRequest,
@@ -509,19 +569,11 @@ pub async fn decide_here(
             )
         }
         Ok(Err(e)) => {
-            let status = match &e {
-                pa::DecisionError::UnknownItem(_) => StatusCode::NOT_FOUND,
-                pa::DecisionError::AlreadyDecided(..) => StatusCode::CONFLICT,
-                pa::DecisionError::NotA278(_) | pa::DecisionError::Invalid(_) => {
-                    StatusCode::BAD_REQUEST
-                }
-                pa::DecisionError::Response(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                pa::DecisionError::Store(_) => {
-                    tracing::error!(error = %e, "decision: store");
-                    return fail(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
-                }
-            };
-            fail(status, &e.to_string())
+            if let pa::DecisionError::Store(_) = &e {
+                tracing::error!(error = %e, "decision: store");
+                return fail(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+            }
+            fail(super::adopt::decision_status(&e), &e.to_string())
         }
         Err(_) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
@@ -722,7 +774,15 @@ async fn upload_attachment(
     };
     let p = partner.clone();
     let r = blocking(&st, move |db, st| {
-        super::attachments::store_upload(db, &st.cfg.data_dir, &p, &control, kind, &body)
+        super::attachments::store_upload(
+            db,
+            &st.cfg.data_dir,
+            &p,
+            &control,
+            kind,
+            &body,
+            st.nats.as_deref(),
+        )
     })
     .await;
     match r {
@@ -754,11 +814,27 @@ async fn vendor_attachment(
     };
     let v = vendor.clone();
     let r = blocking(&st, move |db, st| {
-        let Some((path, content_type)) = super::attachments::for_vendor(db, &v, id)? else {
-            return Ok(None);
-        };
-        let bytes = std::fs::read(st.cfg.data_dir.join(path))?;
-        Ok(Some((content_type, bytes)))
+        let nats = st.nats.as_deref();
+        if let Some((path, content_type, sha256)) = super::attachments::for_vendor(db, &v, id)? {
+            let bytes = super::attachments::read_bytes(&st.cfg.data_dir, &path, &sha256, nats)?;
+            return Ok(Some((content_type, bytes)));
+        }
+        // with NATS: an upload the vendor was given through any instance
+        let Some(n) = nats else { return Ok(None) };
+        let a = n.attachments();
+        let shared = n.block_on(async {
+            match a.get(id).await? {
+                Some(u) if a.granted(id, &v).await? => Ok(Some(u)),
+                _ => Ok(None),
+            }
+        });
+        let shared = shared.map_err(|e: super::nats::NatsError| {
+            store::StoreError::Io(std::io::Error::other(e.to_string()))
+        })?;
+        let Some(u) = shared else { return Ok(None) };
+        let path = format!("{}/{}", super::attachments::DIR, u.file);
+        let bytes = super::attachments::read_bytes(&st.cfg.data_dir, &path, &u.sha256, nats)?;
+        Ok(Some((u.content_type, bytes)))
     })
     .await;
     match r {

@@ -40,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adopt;
 pub mod answer;
 pub mod attachments;
 pub mod claimack;
@@ -55,6 +56,8 @@ pub mod pipeline;
 pub mod queue;
 pub mod realtime;
 pub mod sftp;
+pub mod shared_acks;
+pub mod shared_attachments;
 pub mod store;
 pub mod tls;
 

@@ -14,9 +14,11 @@
 //! | takeover | a gone instance's file record still `received` gets `owner` (this instance) and state `taking` with compare-and-set on its revision, then `taken` once recorded here from the object store | one live instance takes each abandoned file and processes it through the normal pipeline; the keys the gone run created (owner `instance:file id:position`) count as the new run's, so nothing is a duplicate of itself; items keep their `Nats-Msg-Id` |
 //! | vendor queues | one work-queue stream `<PREFIX>_QUEUE`, subject `<prefix>.queue.<vendor>`, one durable pull consumer per vendor; `Nats-Msg-Id` = `partner:ISA06:ISA13:GS06:ST02[:n]` | a republish after a crash inside the duplicate window is dropped by the server; vendors dedupe by the item's `msg_id` beyond it |
 //! | leases | the consumer's AckWait (`nats.ack_wait_seconds`); the receipt is the delivery's ack subject | a lease that runs out is redelivered |
-//! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests |
+//! | PA status | KV `<prefix>_pa`, key `partner.number.instance.id` per number a request is found by, the value its inquiry answer with its whole history; mirrored by the pipeline after the local commit | a PA inquiry through any instance finds every instance's requests with their history; the PA index asks it for numbers its own store does not know ([`Nats::pa_index_lookup`]) |
 //! | numbers the gateway issues | KV `<prefix>_counters`: acknowledgment control numbers, pharmacy authorization numbers, payer claim control numbers, in blocks taken with compare-and-set (`update` on the revision) | no two instances send the same ISA13 or issue the same number |
-//! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item | a vendor decides through any instance |
+//! | decisions | request-reply on `<prefix>.decide.<instance>` to the instance that took the item; KV `<prefix>_decisions`, key `instance.item id`, holds each published 278 item's request, PA keys and decision state (`open`, `deciding` by an instance, `decided`), changed with compare-and-set only | a vendor decides through any instance; with the owner silent, another instance adopts the decision from the cluster (see [`super::adopt`]); a decision is applied once |
+//! | attachment uploads | object store and KV `<prefix>_attachments` (see [`super::shared_attachments`]) | an upload through any instance is linked, listed and fetched through every other, with the one that took it gone |
+//! | acknowledgments owed | KV `<prefix>_acks` (see [`super::shared_acks`]): each interchange's outbox files, recorded before the first is written, and which are written | a takeover writes what the gone instance recorded (same names, same ISA13s), each once |
 //! | retries, dead letters | the consumer's MaxDeliver (`nats.max_deliver`); a nack on the last delivery, or a last lease that runs out (the server's max-deliveries advisory), copies the item to `<PREFIX>_DEAD` (subject `<prefix>.dead.<vendor>`) and removes it from the queue | |
 //!
 //! The pipeline is a plain thread: it calls in through [`Nats::block_on`] on the
@@ -86,6 +88,26 @@ pub struct QueuedItem {
     pub trace: serde_json::Value,
     /// PWK attachments uploaded for the item when it was published.
     pub attachments: Vec<super::attachments::AttachmentInfo>,
+    /// The partner that sent it.
+    #[serde(default)]
+    pub partner: String,
+    /// The attachment control numbers its part of the request cites (a lease lists
+    /// the cluster's uploads of them, see [`super::shared_attachments`]).
+    #[serde(default)]
+    pub cites: Vec<String>,
+}
+
+/// A leased item with what the lease needs to list its attachments.
+#[derive(Debug, Clone)]
+pub struct LeasedItem {
+    /// The item as the vendor gets it.
+    pub leased: super::queue::Leased,
+    /// The instance that published it.
+    pub instance: String,
+    /// The partner that sent it.
+    pub partner: String,
+    /// The attachment control numbers its part of the request cites.
+    pub cites: Vec<String>,
 }
 
 /// A vendor's decision forwarded to the instance that took the item.
@@ -102,6 +124,72 @@ pub struct ForwardedDecision {
 struct ForwardedAnswer {
     status: u16,
     body: serde_json::Value,
+}
+
+/// A published 278 item's decision state in KV `<prefix>_decisions` (key
+/// [`Nats::decision_key`]): what another instance needs to decide it when the one that
+/// took it is gone, and who is deciding it. Changed with compare-and-set only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The vendor whose item it is.
+    pub vendor: String,
+    /// The partner that sent the request.
+    pub partner: String,
+    /// The item's sequence in the queue stream (removed once decided).
+    pub seq: u64,
+    /// The KV `<prefix>_pa` keys the request's status is under now.
+    pub pa_keys: Vec<String>,
+    /// The item as an X12 interchange (the request the 278 response answers).
+    pub x12: String,
+    /// `open` (pending or pended), `deciding` (by `by`), `decided`.
+    pub state: String,
+    /// The PA status (`pending`, `pended`, `approved`, ...).
+    pub status: String,
+    /// The instance deciding it (`deciding`), or that decided it last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When `state` last changed (ms since 1970).
+    #[serde(default)]
+    pub at_ms: i64,
+    /// The 278 response an adopting instance built, recorded before it is written (an
+    /// instance that takes the decision over writes these bytes under this name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<RecordedResponse>,
+    /// The instance whose store holds the request's PA status now, with its id there,
+    /// when an instance adopted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<(String, i64)>,
+}
+
+impl DecisionRecord {
+    /// Whether an instance other than the one that took the item adopted a decision
+    /// on it (its PA status lives in that instance's store since, or a response it
+    /// built is recorded): every later decision goes the adopting way.
+    pub fn adopted(&self) -> bool {
+        self.local.is_some() || self.response.is_some()
+    }
+}
+
+/// A 278 response recorded in a [`DecisionRecord`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordedResponse {
+    /// Its name in the partner's outbox.
+    pub name: String,
+    /// The interchange.
+    pub body: String,
+    /// The PA status it gives.
+    pub status: String,
+}
+
+/// Why a decision could not be begun ([`Nats::begin_decision`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionBusy {
+    /// Decided for good, with this status.
+    Decided(String),
+    /// A live instance is deciding it now.
+    Deciding,
+    /// The item is another vendor's.
+    OtherVendor,
 }
 
 /// A file's record in KV `<prefix>_files`.
@@ -240,6 +328,9 @@ pub struct Nats {
     pa: kv::Store,
     claims: kv::Store,
     instances: kv::Store,
+    decisions: kv::Store,
+    attachments: super::shared_attachments::SharedAttachments,
+    acks: super::shared_acks::SharedAcks,
     raw: object_store::ObjectStore,
     queue: stream::Stream,
     dead_subject_prefix: String,
@@ -374,6 +465,37 @@ impl Nats {
         )
         .await
         .map_err(retry("instances bucket"))?;
+        let decisions = kv_bucket(
+            &js,
+            format!("{p}_decisions"),
+            "gatewayd: instance.item id -> the decision state of a published 278 item",
+            replicas,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(retry("decisions bucket"))?;
+        let attachments_kv = kv_bucket(
+            &js,
+            format!("{p}_attachments"),
+            "gatewayd: PWK attachment uploads, citations and vendor access",
+            replicas,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(retry("attachments bucket"))?;
+        let attachments_objects = match js.get_object_store(format!("{p}_attachments")).await {
+            Ok(o) => o,
+            Err(_) => with_retries(|| {
+                js.create_object_store(
+                    super::shared_attachments::SharedAttachments::objects_config(
+                        format!("{p}_attachments"),
+                        replicas,
+                    ),
+                )
+            })
+            .await
+            .map_err(retry("attachments object store"))?,
+        };
         let raw = match js.get_object_store(format!("{p}_raw")).await {
             Ok(o) => o,
             Err(_) => with_retries(|| {
@@ -388,6 +510,15 @@ impl Nats {
             .await
             .map_err(retry("raw object store"))?,
         };
+        let acks_kv = kv_bucket(
+            &js,
+            format!("{p}_acks"),
+            "gatewayd: the acknowledgments each file's interchanges owe, and which are written",
+            replicas,
+            Duration::ZERO,
+        )
+        .await
+        .map_err(retry("acknowledgments bucket"))?;
         let queue_name = format!("{big}_QUEUE");
         with_retries(|| {
             js.create_or_update_stream(stream::Config {
@@ -433,6 +564,12 @@ impl Nats {
             pa,
             claims,
             instances,
+            decisions,
+            attachments: super::shared_attachments::SharedAttachments::new(
+                attachments_kv,
+                attachments_objects,
+            ),
+            acks: super::shared_acks::SharedAcks::new(acks_kv, raw.clone()),
             raw,
             queue,
             consumers: tokio::sync::Mutex::new(HashMap::new()),
@@ -470,6 +607,16 @@ impl Nats {
     /// This gateway's instance name.
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// The PWK attachment uploads in the cluster.
+    pub fn attachments(&self) -> &super::shared_attachments::SharedAttachments {
+        &self.attachments
+    }
+
+    /// The acknowledgments owed, in the cluster.
+    pub fn acks(&self) -> &super::shared_acks::SharedAcks {
+        &self.acks
     }
 
     /// The settings.
@@ -960,13 +1107,9 @@ impl Nats {
     }
 
     /// Leases up to `max` items of `vendor`: the deliveries of its durable consumer,
-    /// each leased for the consumer's AckWait.
-    /// Each comes with the instance that published it.
-    pub async fn lease(
-        &self,
-        vendor: &str,
-        max: u32,
-    ) -> Result<Vec<(super::queue::Leased, String)>, NatsError> {
+    /// each leased for the consumer's AckWait, each with the instance that published
+    /// it, its partner and the control numbers it cites.
+    pub async fn lease(&self, vendor: &str, max: u32) -> Result<Vec<LeasedItem>, NatsError> {
         let c = self.consumer(vendor).await?;
         let mut batch = c
             .fetch()
@@ -1009,8 +1152,8 @@ impl Nats {
                 continue;
             };
             let instance = it.instance.clone();
-            out.push((
-                super::queue::Leased {
+            out.push(LeasedItem {
+                leased: super::queue::Leased {
                     id: it.id,
                     receipt,
                     vendor: it.vendor,
@@ -1028,7 +1171,9 @@ impl Nats {
                     instance: Some(it.instance),
                 },
                 instance,
-            ));
+                partner: it.partner,
+                cites: it.cites,
+            });
         }
         Ok(out)
     }
@@ -1195,6 +1340,123 @@ impl Nats {
         }
     }
 
+    /// The KV key of an item's decision record: `instance.item id`.
+    pub fn decision_key(instance: &str, item_id: i64) -> String {
+        format!("{}.{item_id}", key_part(instance))
+    }
+
+    /// Whether `instance`'s heartbeat is in KV (it has not gone silent).
+    pub async fn is_alive(&self, instance: &str) -> bool {
+        matches!(self.instances.get(key_part(instance)).await, Ok(Some(_)))
+    }
+
+    /// Creates an item's decision record unless it exists (the first mirror of its
+    /// request's status creates it; a later one leaves it to the deciders).
+    pub async fn open_decision(&self, key: &str, r: &DecisionRecord) -> Result<(), NatsError> {
+        let body: bytes::Bytes = serde_json::to_vec(r)
+            .map_err(call("decision record"))?
+            .into();
+        retrying("decision record", || async {
+            match self.decisions.create(key, body.clone()).await {
+                Err(e) if e.kind() != kv::CreateErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    /// An item's decision record and its revision.
+    pub async fn decision(&self, key: &str) -> Result<Option<(DecisionRecord, u64)>, NatsError> {
+        let Some(e) = self
+            .decisions
+            .entry(key)
+            .await
+            .map_err(call("decision record"))?
+        else {
+            return Ok(None);
+        };
+        if e.operation != kv::Operation::Put {
+            return Ok(None);
+        }
+        let r = serde_json::from_slice(&e.value).map_err(call("decision record"))?;
+        Ok(Some((r, e.revision)))
+    }
+
+    /// Replaces an item's decision record if it is still at `revision`: its new
+    /// revision, or `None` when another instance changed it meanwhile.
+    pub async fn update_decision(
+        &self,
+        key: &str,
+        r: &DecisionRecord,
+        revision: u64,
+    ) -> Result<Option<u64>, NatsError> {
+        let body = serde_json::to_vec(r).map_err(call("decision record"))?;
+        Ok(self.decisions.update(key, body.into(), revision).await.ok())
+    }
+
+    /// Marks an item `deciding` by this instance (compare-and-set), unless it is
+    /// decided or a live instance is deciding it. A record `deciding` by a gone
+    /// instance (or by this one, before a restart) is taken. `None` when the item has
+    /// no record (published before records existed, or its status not mirrored yet):
+    /// only the instance that took it can decide it then.
+    pub async fn begin_decision(
+        &self,
+        key: &str,
+        vendor: &str,
+    ) -> Result<Result<Option<(DecisionRecord, u64)>, DecisionBusy>, NatsError> {
+        for _ in 0..5 {
+            let Some((r, revision)) = self.decision(key).await? else {
+                return Ok(Ok(None));
+            };
+            if r.vendor != vendor {
+                return Ok(Err(DecisionBusy::OtherVendor));
+            }
+            match r.state.as_str() {
+                "decided" => return Ok(Err(DecisionBusy::Decided(r.status))),
+                "deciding" => {
+                    let by = r.by.as_deref().unwrap_or_default();
+                    if by != self.instance && self.is_alive(by).await {
+                        return Ok(Err(DecisionBusy::Deciding));
+                    }
+                }
+                _ => {}
+            }
+            let mut next = r.clone();
+            next.state = "deciding".into();
+            next.by = Some(self.instance.clone());
+            next.at_ms = super::store::now_ms();
+            if let Some(rev) = self.update_decision(key, &next, revision).await? {
+                return Ok(Ok(Some((next, rev))));
+            }
+        }
+        Ok(Err(DecisionBusy::Deciding))
+    }
+
+    /// Ends a decision begun with [`Nats::begin_decision`]: the record becomes `r`
+    /// (its state `decided`, or `open` again after a pend or a refusal).
+    pub async fn end_decision(
+        &self,
+        key: &str,
+        r: &DecisionRecord,
+        revision: u64,
+    ) -> Result<(), NatsError> {
+        if self.update_decision(key, r, revision).await?.is_none() {
+            return Err(NatsError::Call {
+                op: "decision record",
+                message: "changed by another instance while deciding".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The value of a PA status key (a request's inquiry answer with its history).
+    pub async fn pa_value(&self, key: &str) -> Result<Option<serde_json::Value>, NatsError> {
+        match self.pa.get(key).await.map_err(call("pa status"))? {
+            Some(v) => Ok(serde_json::from_slice(&v).ok()),
+            None => Ok(None),
+        }
+    }
+
     /// The KV keys of a PA request of this instance: one per number it is found by,
     /// `partner.number.instance.id`.
     pub fn pa_keys(&self, partner: &str, numbers: &[String], pa_id: i64) -> Vec<String> {
@@ -1221,13 +1483,10 @@ impl Nats {
     ) -> Result<(), NatsError> {
         let body: bytes::Bytes = value.to_string().into();
         for k in keys {
-            self.pa
-                .put(k, body.clone())
-                .await
-                .map_err(call("pa status"))?;
+            retrying("pa status", || self.pa.put(k, body.clone())).await?;
         }
         for k in stale {
-            self.pa.delete(k).await.map_err(call("pa status"))?;
+            retrying("pa status", || self.pa.delete(k)).await?;
         }
         Ok(())
     }
@@ -1271,6 +1530,58 @@ impl Nats {
             }
         }
         out
+    }
+
+    /// The vendor and PA type of the request a PA number was issued for, from KV (any
+    /// partner, any instance): a request whose certification number it is (approved or
+    /// modified), or one found by it that is neither its BHT03 nor its tracking number
+    /// (an authorization number the gateway issued); the latest when several are.
+    pub async fn pa_index_lookup(&self, number: &str) -> Option<(String, String)> {
+        let number = number.trim();
+        let prefix = format!("{}.", self.pa.prefix.trim_end_matches('.'));
+        let filter = format!("{prefix}*.{}.>", key_part(number));
+        let listed = retrying("pa index lookup", || async {
+            let mut subjects = self.pa.stream.info_with_subjects(filter.as_str()).await?;
+            let mut keys = Vec::new();
+            while let Some(s) = subjects.next().await {
+                let (subject, _) = s?;
+                if let Some(k) = subject.strip_prefix(&prefix) {
+                    keys.push(k.to_string());
+                }
+            }
+            Ok::<_, async_nats::Error>(keys)
+        })
+        .await;
+        let keys = match listed {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, "pa index lookup");
+                return None;
+            }
+        };
+        let mut best: Option<(i64, String, String)> = None;
+        for k in keys {
+            let Ok(Some(v)) = self.pa_value(&k).await else {
+                continue;
+            };
+            let s = |f: &str| v[f].as_str().unwrap_or_default();
+            let certified =
+                s("certification") == number && matches!(s("status"), "approved" | "modified");
+            let issued =
+                s("certification") != number && s("bht03") != number && s("tracking") != number;
+            if !(certified || issued) {
+                continue;
+            }
+            let at = v["history"]
+                .as_array()
+                .and_then(|h| h.last())
+                .and_then(|h| h["at_ms"].as_i64())
+                .unwrap_or(0);
+            if best.as_ref().is_none_or(|b| at >= b.0) {
+                best = Some((at, s("vendor").to_string(), s("pa_type").to_string()));
+            }
+        }
+        best.map(|(_, vendor, pa_type)| (vendor, pa_type))
     }
 
     /// Removes a decided item from its queue (a vendor's decision settles it).
@@ -1398,8 +1709,6 @@ async fn heartbeat_loop(nats: std::sync::Weak<Nats>) {
     }
 }
 
-/// Calls `f` until it succeeds, for up to about 30 s (a cluster electing a leader
-/// answers with errors meanwhile).
 /// Creates (or finds, unchanged) the KV bucket `bucket` with one value per key, on
 /// file storage with `replicas` copies; `max_age` ZERO keeps entries for good.
 async fn kv_bucket(
@@ -1423,6 +1732,24 @@ async fn kv_bucket(
     .await
 }
 
+/// [`with_retries`] with the last error as a [`NatsError`] of `op`: for the calls the
+/// pipeline makes between files, which a cluster that just lost a node refuses for a
+/// few seconds.
+pub(super) async fn retrying<T, E: std::fmt::Display, F, Fut>(
+    op: &'static str,
+    f: F,
+) -> Result<T, NatsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    with_retries(f)
+        .await
+        .map_err(|message| NatsError::Call { op, message })
+}
+
+/// Calls `f` until it succeeds, for up to about 30 s (a cluster electing a leader
+/// answers with errors meanwhile).
 async fn with_retries<T, E: std::fmt::Display, F, Fut>(mut f: F) -> Result<T, String>
 where
     F: FnMut() -> Fut,

@@ -71,7 +71,8 @@ pub struct DecisionRequest {
     /// Free text for the submitter (MSG).
     pub message: Option<String>,
     /// With `store = "nats"`: the instance that took the item (the leased item's
-    /// `instance`); a decision sent to another instance is forwarded to it.
+    /// `instance`); a decision sent to another instance is forwarded to the instance
+    /// that holds the request, or adopted when that one is gone.
     pub instance: Option<String>,
 }
 
@@ -225,11 +226,7 @@ pub fn decide(
             now
         ],
     )?;
-    let detail = match (&decision.certification, &decision.reason) {
-        (Some(c), _) => format!("{} certification {c}", decision.action.code()),
-        (None, Some(r)) => format!("{} reason {r}", decision.action.code()),
-        _ => decision.action.code().to_string(),
-    };
+    let detail = decision_detail(&decision);
     tx.execute(
         "INSERT INTO pa_history (pa_id, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
         params![pa_id, now, status, detail],
@@ -245,6 +242,28 @@ pub fn decide(
         status: status.to_string(),
         response: name,
     })
+}
+
+/// The history detail of a decision: its action code with the certification number or
+/// the reason.
+pub fn decision_detail(decision: &Decision) -> String {
+    match (&decision.certification, &decision.reason) {
+        (Some(c), _) => format!("{} certification {c}", decision.action.code()),
+        (None, Some(r)) => format!("{} reason {r}", decision.action.code()),
+        _ => decision.action.code().to_string(),
+    }
+}
+
+/// The 278 response of `decision` to a stored work item, with interchange control
+/// number `control`: its outbox name and bytes.
+pub fn build_response(
+    item_x12: &[u8],
+    decision: &Decision,
+    control: u32,
+) -> Result<(String, Vec<u8>), DecisionError> {
+    let (body, isa13, bht03) =
+        response_interchange(item_x12, decision, control).map_err(DecisionError::Response)?;
+    Ok((response_name(&isa13, &bht03, control), body))
 }
 
 /// The 278 response to a work item's request, as a whole interchange addressed back
@@ -412,6 +431,25 @@ impl PaIndex for StorePaIndex<'_> {
         .optional()
         .ok()
         .flatten()
+    }
+}
+
+/// The PA index of an instance on the NATS store: its own store first, then the PA
+/// status KV, which holds the requests of every instance (gone ones too).
+pub struct ClusterPaIndex<'a> {
+    /// This instance's store.
+    pub local: StorePaIndex<'a>,
+    /// The NATS store (none with `store = "sqlite"`).
+    pub nats: Option<&'a super::nats::Nats>,
+}
+
+impl PaIndex for ClusterPaIndex<'_> {
+    fn lookup(&self, pa_number: &str) -> Option<PaRecord> {
+        self.local.lookup(pa_number).or_else(|| {
+            let n = self.nats?;
+            let (vendor, pa_type) = n.block_on(n.pa_index_lookup(pa_number))?;
+            Some(PaRecord { vendor, pa_type })
+        })
     }
 }
 

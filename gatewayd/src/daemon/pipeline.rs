@@ -336,6 +336,14 @@ impl Pipeline {
     /// written (making their interchanges `done` and their items visible).
     pub fn flush_acks(&mut self) -> Result<usize, PipelineError> {
         let pending = store::unwritten_acks(&self.conn)?;
+        if let Some(n) = self.nats.clone() {
+            // recorded in the cluster before they are written (see super::shared_acks)
+            let ids = super::shared_acks::flush(&self.conn, &n, &self.cfg, &pending)?;
+            store::acks_written(&mut self.conn, &ids)?;
+            self.publish_ready()?;
+            self.mirror_pa()?;
+            return Ok(ids.len());
+        }
         let mut ids = Vec::with_capacity(pending.len());
         for a in &pending {
             let Some(p) = self.cfg.partner(&a.partner) else {
@@ -408,6 +416,8 @@ impl Pipeline {
                     item,
                     trace: serde_json::from_str(&trace).unwrap_or(serde_json::Value::Null),
                     attachments: Vec::new(),
+                    partner,
+                    cites: Vec::new(),
                 })
             })?;
             rows.collect::<Result<Vec<_>, _>>()?
@@ -417,6 +427,7 @@ impl Pipeline {
         for chunk in rows.chunks_mut(PUBLISH_BATCH) {
             for it in chunk.iter_mut() {
                 it.attachments = super::attachments::of_queue_item(&self.conn, it.id)?;
+                it.cites = super::attachments::cited_by_item(&self.conn, it.id)?;
             }
             let seqs = nats.block_on(nats.publish_items(chunk))?;
             let tx = self
@@ -463,35 +474,10 @@ impl Pipeline {
         };
         let n = changed.len();
         for (id, old) in changed {
-            let Some(super::pa::PaSnapshot {
-                partner,
-                updated_at,
-                numbers,
-                inquiry,
-            }) = super::pa::inquiry_by_id(&self.conn, id)?
-            else {
-                continue;
-            };
-            let keys = nats.pa_keys(&partner, &numbers, id);
             let old: Vec<String> = old
                 .and_then(|o| serde_json::from_str(&o).ok())
                 .unwrap_or_default();
-            let stale: Vec<String> = old.into_iter().filter(|k| !keys.contains(k)).collect();
-            let mut value = serde_json::to_value(&inquiry).unwrap_or_default();
-            if let Some(o) = value.as_object_mut() {
-                o.insert("instance".into(), nats.instance().into());
-            }
-            nats.block_on(nats.put_pa(&keys, &stale, &value))?;
-            self.conn.execute(
-                "INSERT OR REPLACE INTO nats_pa (pa_id, updated_at, status, keys)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    id,
-                    updated_at,
-                    inquiry.status,
-                    serde_json::to_string(&keys).unwrap_or_default()
-                ],
-            )?;
+            mirror_pa_row(&self.conn, &nats, id, &old)?;
         }
         Ok(n)
     }
@@ -837,7 +823,10 @@ impl Pipeline {
                     let Some(guide) = guide.filter(|_| accepted) else {
                         continue;
                     };
-                    let pa_index = super::pa::StorePaIndex { conn: &self.conn };
+                    let pa_index = super::pa::ClusterPaIndex {
+                        local: super::pa::StorePaIndex { conn: &self.conn },
+                        nats: self.nats.as_deref(),
+                    };
                     let lookups = Lookups {
                         eligibility,
                         pa_index: &pa_index,
@@ -880,6 +869,9 @@ impl Pipeline {
                     // sheet for each one sent by fax or mail
                     let refs = crate::attachments::references(root, guide);
                     let st02 = String::from_utf8_lossy(set.control_number()).into_owned();
+                    if let Some(n) = &self.nats {
+                        super::attachments::import_shared(&self.conn, n, &partner.id, &refs)?;
+                    }
                     let rows = super::attachments::record_refs(
                         &self.conn,
                         ic.id,
@@ -1392,6 +1384,76 @@ impl Pipeline {
     }
 }
 
+/// With the NATS store: puts PA request `id` of this instance's store in the cluster's
+/// KV bucket under one key per number it is found by, deletes the keys of `old` it is
+/// no longer under (what was put before, or the keys of the instance it was adopted
+/// from), and records what was put in `nats_pa`. A routed 278 request whose item is
+/// published gets its decision record too (see [`super::nats::DecisionRecord`]), so
+/// any instance can decide it with this one gone. Returns the keys it is under now.
+pub fn mirror_pa_row(
+    conn: &Connection,
+    nats: &super::nats::Nats,
+    id: i64,
+    old: &[String],
+) -> Result<Vec<String>, PipelineError> {
+    let Some(super::pa::PaSnapshot {
+        partner,
+        updated_at,
+        numbers,
+        inquiry,
+    }) = super::pa::inquiry_by_id(conn, id)?
+    else {
+        return Ok(Vec::new());
+    };
+    let keys = nats.pa_keys(&partner, &numbers, id);
+    let stale: Vec<String> = old.iter().filter(|k| !keys.contains(k)).cloned().collect();
+    let mut value = serde_json::to_value(&inquiry).unwrap_or_default();
+    if let Some(o) = value.as_object_mut() {
+        o.insert("instance".into(), nats.instance().into());
+    }
+    nats.block_on(nats.put_pa(&keys, &stale, &value))?;
+    let item: Option<(i64, String, i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT q.id, q.vendor, n.seq, COALESCE(b.x12, q.x12)
+             FROM pa_status p JOIN queue q ON q.id = p.queue_id
+             JOIN nats_published n ON n.queue_id = q.id
+             LEFT JOIN queue_body b ON b.queue_id = q.id
+             WHERE p.id = ?1 AND q.txn = '278'",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    if let Some((item_id, vendor, seq, x12)) = item {
+        let open = matches!(inquiry.status.as_str(), "pending" | "pended");
+        let record = super::nats::DecisionRecord {
+            vendor,
+            partner: partner.clone(),
+            seq: seq as u64,
+            pa_keys: keys.clone(),
+            x12: String::from_utf8_lossy(&x12).into_owned(),
+            state: if open { "open" } else { "decided" }.into(),
+            status: inquiry.status.clone(),
+            by: Some(nats.instance().to_string()),
+            at_ms: updated_at,
+            response: None,
+            local: None,
+        };
+        let key = super::nats::Nats::decision_key(nats.instance(), item_id);
+        nats.block_on(nats.open_decision(&key, &record))?;
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO nats_pa (pa_id, updated_at, status, keys)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            id,
+            updated_at,
+            inquiry.status,
+            serde_json::to_string(&keys).unwrap_or_default()
+        ],
+    )?;
+    Ok(keys)
+}
+
 /// Undoes what the current group of `ic` recorded (the group was rejected, or never
 /// closed): its queue rows, answered PA statuses, claim rejects and responses.
 fn drop_group(conn: &Connection, ic: &mut Open) -> Result<(), PipelineError> {
@@ -1657,9 +1719,12 @@ pub fn safe_name(name: &str) -> String {
 
 /// Test hook: with `GATEWAYD_TEST_PAUSE=<point>=<ms>` set, the pipeline waits that long
 /// at `point`: `raw` (the NATS store has a file's raw copy and record, nothing of it is
-/// read) or `interchange_end` (an interchange is read and its keys claimed, nothing of
-/// it is committed). The takeover tests kill the gateway there. Unset: nothing.
-fn test_pause(point: &str) {
+/// read), `interchange_end` (an interchange is read and its keys claimed, nothing of
+/// it is committed), `ack_recorded` (an interchange's acknowledgments are recorded
+/// in the cluster, none is written) or `ack_written` (the first of them is written
+/// and marked so). The takeover tests kill the gateway there.
+/// Unset: nothing.
+pub(super) fn test_pause(point: &str) {
     static PAUSE: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
     let pause = PAUSE.get_or_init(|| {
         let v = std::env::var("GATEWAYD_TEST_PAUSE").ok()?;
