@@ -83,7 +83,9 @@ struct ProviderScan<'a> {
 struct ClaimScan<'a> {
     id: &'a str,
     clm: Option<Indexed<'a>>,
-    his: Vec<Indexed<'a>>,
+    /// Every HI element: (the HI's index, element number from 0, qualifier, code), its
+    /// first two components read once.
+    diags: Vec<(u32, usize, &'a [u8], &'a [u8])>,
     has_472: bool,
     has_434: bool,
     /// Earliest and latest dates of service seen (CCYYMMDD).
@@ -208,7 +210,7 @@ impl<'a> ClaimScan<'a> {
         let mut c = ClaimScan {
             id: "",
             clm: None,
-            his: Vec::new(),
+            diags: Vec::new(),
             has_472: false,
             has_434: false,
             dates: (None, None),
@@ -243,7 +245,23 @@ impl<'a> ClaimScan<'a> {
                         c.id = text(s.get(1));
                         c.clm = Some((i, s));
                     }
-                    HI => c.his.push((i, tree.segment(set, i))),
+                    HI => {
+                        let hi = tree.segment(set, i);
+                        let comp = set.delimiters().component;
+                        for (e, el) in hi.elements().enumerate() {
+                            let b = el.as_bytes();
+                            let (q, code) = match b.iter().position(|x| *x == comp) {
+                                Some(at) => {
+                                    let rest = &b[at + 1..];
+                                    let end =
+                                        rest.iter().position(|x| *x == comp).unwrap_or(rest.len());
+                                    (&b[..at], &rest[..end])
+                                }
+                                None => (b, &b""[..]),
+                            };
+                            c.diags.push((i, e, q, code));
+                        }
+                    }
                     DTP => {
                         let s = tree.segment(set, i);
                         match s.get(1) {
@@ -532,10 +550,9 @@ impl Rules837 {
 
     fn situational(&self, cx: &mut Cx<'_>, scan: &ClaimScan<'_>, billing_npi: &[u8]) {
         let diagnoses = scan
-            .his
+            .diags
             .iter()
-            .flat_map(|(_, hi)| hi.elements())
-            .filter(|e| matches!(e.component(1), Some(b"ABK" | b"ABF" | b"BK" | b"BF")))
+            .filter(|d| matches!(d.2, b"ABK" | b"ABF" | b"BK" | b"BF"))
             .count();
         for line in &scan.lines {
             let Some((sv_i, sv)) = line.service else {
@@ -618,14 +635,11 @@ impl Rules837 {
         // ICD-9 qualifiers are allowed only when every date of service precedes the
         // ICD-10 compliance date, 2015-10-01
         let icd9_era = scan.dates.1.is_some_and(|last| last < &b"20151001"[..]);
-        for (hi_i, hi) in &scan.his {
-            for (e, el) in hi.elements().enumerate() {
-                let q = el.component(1).unwrap_or(b"");
-                let code = el.component(2).unwrap_or(b"");
-                if code.is_empty() {
-                    continue; // reported by the table as a missing component
-                }
-                let check: Option<(bool, &str)> = match q {
+        for &(hi_i, e, q, code) in &scan.diags {
+            if code.is_empty() {
+                continue; // reported by the table as a missing component
+            }
+            let check: Option<(bool, &str)> = match q {
                     b"ABK" | b"ABF" | b"ABJ" | b"APR" | b"ABN" => {
                         Some((codesets::icd10cm_shape(code), "an ICD-10-CM code (no dot)"))
                     }
@@ -640,23 +654,22 @@ impl Rules837 {
                     )),
                     _ => None,
                 };
-                if let Some((false, what)) = check {
-                    cx.issues.push(
-                        cx.at(*hi_i)
-                            .element(e as u16 + 1, Some(2), "1271", "I12", Some(code))
-                            .issue(
-                                Code::CodeSet,
-                                5,
-                                format!(
-                                    "claim {}: HI{:02} {} {:?} is not {what}",
-                                    scan.id,
-                                    e + 1,
-                                    text(q),
-                                    text(code)
-                                ),
+            if let Some((false, what)) = check {
+                cx.issues.push(
+                    cx.at(hi_i)
+                        .element(e as u16 + 1, Some(2), "1271", "I12", Some(code))
+                        .issue(
+                            Code::CodeSet,
+                            5,
+                            format!(
+                                "claim {}: HI{:02} {} {:?} is not {what}",
+                                scan.id,
+                                e + 1,
+                                text(q),
+                                text(code)
                             ),
-                    );
-                }
+                        ),
+                );
             }
         }
         for line in &scan.lines {

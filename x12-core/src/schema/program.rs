@@ -249,7 +249,6 @@ impl CheckProgram {
         }
         let mut present = 0u64;
         let n = seps.len();
-        let mut period: (&[u8], &[u8]) = (b"", b"");
         for k in 0..n {
             let start = seps[k] as usize + 1;
             let end = match seps.get(k + 1) {
@@ -281,13 +280,6 @@ impl CheckProgram {
                 }
             }
             present |= 1 << pos;
-            if let Some((f, val)) = self.period {
-                if pos == usize::from(f) {
-                    period.0 = v;
-                } else if pos == usize::from(val) {
-                    period.1 = v;
-                }
-            }
         }
         if self.required & !present != 0 {
             return false;
@@ -305,8 +297,19 @@ impl CheckProgram {
                 return false;
             }
         }
-        if self.period.is_some() && !period_ok(period.0, period.1) {
-            return false;
+        if let Some((f, val)) = self.period {
+            // read once, after the loop: most segments have no period pair
+            let field = |p: u8| -> &[u8] {
+                let k = usize::from(p);
+                match (k.checked_sub(1).and_then(|i| seps.get(i)), seps.get(k)) {
+                    (Some(&s), Some(&e)) => content.get(s as usize + 1..e as usize).unwrap_or(b""),
+                    (Some(&s), None) => content.get(s as usize + 1..).unwrap_or(b""),
+                    _ => b"",
+                }
+            };
+            if !period_ok(field(f), field(val)) {
+                return false;
+            }
         }
         true
     }
