@@ -323,12 +323,14 @@ impl<'a> Segment<'a> {
 
     /// Element `n`, 1-based as X12 numbers them (`NM109` is `element(9)`); `None` past
     /// the last element present. An empty element is `Some` with empty bytes.
-    #[inline]
+    #[inline(always)]
     pub fn element(&self, n: usize) -> Option<Element<'a>> {
         if n == 0 || self.id_len as usize >= self.content.len() {
             return None;
         }
         if !self.seps.is_empty() {
+            // with the separators known (a segment of the loop tree), a small lookup
+            // worth inlining into every caller
             let start = *self.seps.get(n - 1)? as usize + 1;
             let end = self.seps.get(n).map_or(self.content.len(), |&e| e as usize);
             // (a tree filled by hand may hold offsets that do not fit: nothing, not a panic)
@@ -337,6 +339,12 @@ impl<'a> Segment<'a> {
                 .get(start..end)
                 .map(|b| Element::new(b, self.delimiters));
         }
+        self.element_by_scan(n)
+    }
+
+    /// [`Segment::element`] when the separators are not known: a scan.
+    #[inline(never)]
+    fn element_by_scan(&self, n: usize) -> Option<Element<'a>> {
         let rest = &self.content[self.id_len as usize + 1..];
         nth_field(rest, self.delimiters.element, n - 1).map(|b| Element::new(b, self.delimiters))
     }
