@@ -1,7 +1,6 @@
 //! The hot loop: find the next segment in a buffer (memchr on the terminator) and the
 //! white space after it; check segment identifiers (nom).
 
-use memchr::memchr;
 use nom::bytes::complete::take_while_m_n;
 use nom::{IResult, Parser};
 
@@ -30,7 +29,7 @@ pub(crate) fn is_space(b: u8) -> bool {
 #[inline]
 pub(crate) fn next_span(buf: &[u8], start: usize, terminator: u8, eof: bool) -> Option<Span> {
     let rest = &buf[start..];
-    let Some(t) = memchr(terminator, rest) else {
+    let Some(t) = crate::segment::find_near(terminator, rest) else {
         return eof.then_some(Span {
             content_end: buf.len(),
             next: buf.len(),
