@@ -389,25 +389,7 @@ fn record_locally(
             id
         }
     };
-    tx.execute(
-        "UPDATE pa_status SET status = ?2, certification = COALESCE(?3, certification),
-            effective = ?4, expires = ?5, reason = ?6, message = ?7, updated_at = ?8
-         WHERE id = ?1",
-        params![
-            id,
-            status,
-            decision.certification,
-            decision.period.as_ref().map(|p| p.0.clone()),
-            decision.period.as_ref().map(|p| p.1.clone()),
-            decision.reason,
-            decision.message,
-            now
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO pa_history (pa_id, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![id, now, status, detail],
-    )?;
+    pa::record_decision(&tx, id, status, decision, now, detail)?;
     tx.commit()?;
     Ok(id)
 }

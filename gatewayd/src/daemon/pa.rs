@@ -211,6 +211,37 @@ pub fn decide(
          VALUES (?1, NULL, '278', ?2, ?3, ?4)",
         params![file_id, partner, name, body],
     )?;
+    record_decision(
+        &tx,
+        pa_id,
+        status,
+        &decision,
+        now,
+        &decision_detail(&decision),
+    )?;
+    tx.execute(
+        "UPDATE queue SET state = 'acked', updated_at = ?2
+         WHERE id = ?1 AND state IN ('ready', 'leased')",
+        params![req.item_id, now],
+    )?;
+    tx.commit()?;
+    Ok(Decided {
+        item_id: req.item_id,
+        status: status.to_string(),
+        response: name,
+    })
+}
+
+/// Writes a decision into a PA request's status row and its history, inside the
+/// caller's transaction (the request decided here, or one adopted from a gone instance).
+pub(crate) fn record_decision(
+    tx: &rusqlite::Transaction<'_>,
+    pa_id: i64,
+    status: &str,
+    decision: &Decision,
+    now: i64,
+    detail: &str,
+) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE pa_status SET status = ?2, certification = COALESCE(?3, certification),
             effective = ?4, expires = ?5, reason = ?6, message = ?7, updated_at = ?8
@@ -226,22 +257,11 @@ pub fn decide(
             now
         ],
     )?;
-    let detail = decision_detail(&decision);
     tx.execute(
         "INSERT INTO pa_history (pa_id, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
         params![pa_id, now, status, detail],
     )?;
-    tx.execute(
-        "UPDATE queue SET state = 'acked', updated_at = ?2
-         WHERE id = ?1 AND state IN ('ready', 'leased')",
-        params![req.item_id, now],
-    )?;
-    tx.commit()?;
-    Ok(Decided {
-        item_id: req.item_id,
-        status: status.to_string(),
-        response: name,
-    })
+    Ok(())
 }
 
 /// The history detail of a decision: its action code with the certification number or

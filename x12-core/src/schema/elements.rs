@@ -768,20 +768,7 @@ fn check_period(
         if value.is_empty() {
             return;
         }
-        let ok = match format {
-            b"D8" => value.len() == 8 && is_valid_date(value),
-            b"RD8" => {
-                value.len() == 17
-                    && value[8] == b'-'
-                    && is_valid_date(&value[..8])
-                    && is_valid_date(&value[9..])
-                    && value[..8] <= value[9..]
-            }
-            b"DT" => value.len() == 12 && is_valid_date(&value[..8]) && is_valid_time(&value[8..]),
-            b"TM" => value.len() == 4 && is_valid_time(value),
-            _ => true,
-        };
-        if !ok {
+        if !super::program::period_ok(format, value) {
             let spot = Spot::element(sd, ctx, u16::from(def.position));
             spot.push(
                 issues,

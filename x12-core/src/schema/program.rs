@@ -418,9 +418,10 @@ fn value_ok(op: &Op, sd: &SegmentDef, v: &[u8]) -> bool {
     true
 }
 
-/// The date/time period pair's check (the full path's `check_period`).
+/// The date/time period pair's check (the full path's `check_period` reports what
+/// it finds false).
 #[inline]
-fn period_ok(format: &[u8], value: &[u8]) -> bool {
+pub(crate) fn period_ok(format: &[u8], value: &[u8]) -> bool {
     if value.is_empty() {
         return true;
     }
