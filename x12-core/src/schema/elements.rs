@@ -457,33 +457,7 @@ fn value_ok(def: &ElementDef, v: &[u8], printable: bool) -> bool {
     if !printable && !v.iter().all(|b| (0x20..=0x7E).contains(b)) {
         return false;
     }
-    let len = match def.data_type {
-        DataType::N(_) => {
-            let digits = v.strip_prefix(b"-").unwrap_or(v);
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                return false;
-            }
-            digits.len()
-        }
-        DataType::R => {
-            if !is_decimal(v) {
-                return false;
-            }
-            v.iter().filter(|b| b.is_ascii_digit()).count()
-        }
-        DataType::DT => {
-            return is_valid_date(v)
-                && v.len() >= usize::from(def.min)
-                && v.len() <= usize::from(def.max)
-        }
-        DataType::TM => {
-            return is_valid_time(v)
-                && v.len() >= usize::from(def.min)
-                && v.len() <= usize::from(def.max)
-        }
-        _ => v.len(),
-    };
-    if len < usize::from(def.min) || len > usize::from(def.max) {
+    if !super::program::shape_ok(def.data_type, def.min, def.max, v) {
         return false;
     }
     if let Some(set) = def.code_set.as_deref() {

@@ -357,43 +357,7 @@ impl CheckProgram {
 /// The checks of the full path's `value_ok` for a value known to be printable.
 #[inline(always)]
 fn value_ok(op: &Op, sd: &SegmentDef, v: &[u8]) -> bool {
-    let len = match op.data_type {
-        DataType::N(_) => {
-            let digits = v.strip_prefix(b"-").unwrap_or(v);
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                return false;
-            }
-            digits.len()
-        }
-        DataType::R => {
-            let digits = v.strip_prefix(b"-").unwrap_or(v);
-            let mut n = 0usize;
-            let mut dots = 0usize;
-            for b in digits {
-                match b {
-                    b'0'..=b'9' => n += 1,
-                    b'.' => dots += 1,
-                    _ => return false,
-                }
-            }
-            if n == 0 || dots > 1 {
-                return false;
-            }
-            n
-        }
-        DataType::DT => {
-            return is_valid_date(v)
-                && v.len() >= usize::from(op.min)
-                && v.len() <= usize::from(op.max)
-        }
-        DataType::TM => {
-            return is_valid_time(v)
-                && v.len() >= usize::from(op.min)
-                && v.len() <= usize::from(op.max)
-        }
-        _ => v.len(),
-    };
-    if len < usize::from(op.min) || len > usize::from(op.max) {
+    if !shape_ok(op.data_type, op.min, op.max, v) {
         return false;
     }
     if let Some(set) = op.code_set {
@@ -438,4 +402,45 @@ pub(crate) fn period_ok(format: &[u8], value: &[u8]) -> bool {
         b"TM" => value.len() == 4 && is_valid_time(value),
         _ => true,
     }
+}
+
+/// Whether a printable value has the shape its data type and length bounds ask for: a
+/// number of digits (N, R: digits counted, sign and point not), a valid date or time
+/// (DT, TM: all characters counted), or any characters (AN, ID, B). Both the fast
+/// verdict and the full checks' verdict use it.
+#[inline(always)]
+pub(crate) fn shape_ok(data_type: DataType, min: u16, max: u16, v: &[u8]) -> bool {
+    let len = match data_type {
+        DataType::N(_) => {
+            let digits = v.strip_prefix(b"-").unwrap_or(v);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return false;
+            }
+            digits.len()
+        }
+        DataType::R => {
+            let digits = v.strip_prefix(b"-").unwrap_or(v);
+            let mut n = 0usize;
+            let mut dots = 0usize;
+            for b in digits {
+                match b {
+                    b'0'..=b'9' => n += 1,
+                    b'.' => dots += 1,
+                    _ => return false,
+                }
+            }
+            if n == 0 || dots > 1 {
+                return false;
+            }
+            n
+        }
+        DataType::DT => {
+            return is_valid_date(v) && v.len() >= usize::from(min) && v.len() <= usize::from(max)
+        }
+        DataType::TM => {
+            return is_valid_time(v) && v.len() >= usize::from(min) && v.len() <= usize::from(max)
+        }
+        _ => v.len(),
+    };
+    len >= usize::from(min) && len <= usize::from(max)
 }
