@@ -14,7 +14,7 @@
 
 use crate::amount::Amount;
 use x12_core::codesets;
-use x12_core::schema::{id_key, loop_key, text, At, Guide, LoopRef, LoopTree, NONE};
+use x12_core::schema::{loop_key, text, At, Guide, LoopRef, LoopTree, NONE};
 use x12_core::{Code, GuideRules, Issue, Segment, Severity, TransactionSet};
 
 /// Which 837 a rule set checks.
@@ -158,14 +158,20 @@ const fn key(id: &[u8]) -> u32 {
 fn note_date<'a>(dates: &mut (Option<&'a [u8]>, Option<&'a [u8]>), value: &'a [u8]) {
     for part in value.split(|b| *b == b'-') {
         if part.len() == 8 {
-            if dates.0.is_none_or(|d| part < d) {
+            if dates.0.is_none_or(|d| before(part, d)) {
                 dates.0 = Some(part);
             }
-            if dates.1.is_none_or(|d| part > d) {
+            if dates.1.is_none_or(|d| before(d, part)) {
                 dates.1 = Some(part);
             }
         }
     }
+}
+
+/// `a < b` for dates (CCYYMMDD).
+#[inline]
+fn before(a: &[u8], b: &[u8]) -> bool {
+    x12_core::datetime::cmp_dates(a, b).is_lt()
 }
 
 fn cas_sum(seg: &Segment<'_>) -> Amount {
@@ -232,11 +238,7 @@ impl<'a> ClaimScan<'a> {
         let mut adjs: Vec<(u32, usize, Option<Indexed<'a>>, Amount)> = Vec::new();
         for i in n.first_segment..end {
             let slot = tree.segments[i as usize];
-            let k = if slot.def == NONE {
-                id_key(tree.segment(set, i).id())
-            } else {
-                guide.segments[slot.def as usize].key
-            };
+            let k = slot.key;
             let owner = slot.node;
             if owner == node {
                 match k {
@@ -634,7 +636,7 @@ impl Rules837 {
     fn codes(&self, cx: &mut Cx<'_>, scan: &ClaimScan<'_>) {
         // ICD-9 qualifiers are allowed only when every date of service precedes the
         // ICD-10 compliance date, 2015-10-01
-        let icd9_era = scan.dates.1.is_some_and(|last| last < &b"20151001"[..]);
+        let icd9_era = scan.dates.1.is_some_and(|last| before(last, b"20151001"));
         for &(hi_i, e, q, code) in &scan.diags {
             if code.is_empty() {
                 continue; // reported by the table as a missing component

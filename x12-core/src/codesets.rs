@@ -105,9 +105,40 @@ pub const STATES: [&str; 62] = [
     "PW", "RI", "SC", "SD", "TN", "TX", "UM", "UT", "VA", "VI", "VT", "WA", "WI", "WV",
 ];
 
+/// Bit `26 * (first - 'A') + (second - 'A')` set for each code of [`STATES`] and `WY`.
+const STATE_BITS: [u64; 11] = {
+    let mut bits = [0u64; 11];
+    let mut i = 0;
+    while i <= STATES.len() {
+        let code = if i == STATES.len() {
+            b"WY"
+        } else {
+            STATES[i].as_bytes()
+        };
+        let at = 26 * (code[0] - b'A') as usize + (code[1] - b'A') as usize;
+        bits[at / 64] |= 1 << (at % 64);
+        i += 1;
+    }
+    bits
+};
+
 /// Whether `code` is a USPS state, territory or military code (`WY` included).
+///
+/// ```
+/// use x12_core::codesets::state;
+/// assert!(state(b"NC") && state(b"WY") && state(b"AE"));
+/// assert!(!state(b"XX") && !state(b"nc") && !state(b"N"));
+/// ```
+#[inline]
 pub fn state(code: &[u8]) -> bool {
-    code == b"WY" || STATES.binary_search_by(|s| s.as_bytes().cmp(code)).is_ok()
+    let &[a, b] = code else {
+        return false;
+    };
+    if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() {
+        return false;
+    }
+    let at = 26 * usize::from(a - b'A') + usize::from(b - b'A');
+    STATE_BITS[at / 64] >> (at % 64) & 1 == 1
 }
 
 /// Whether `zip` is a US ZIP code: 5 or 9 digits.
@@ -165,6 +196,18 @@ mod tests {
         let mut s = STATES.to_vec();
         s.sort_unstable();
         assert_eq!(s, STATES);
+    }
+
+    #[test]
+    fn the_state_table_is_the_list() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let code = [a, b];
+                let listed = &code == b"WY" || STATES.iter().any(|s| s.as_bytes() == code);
+                assert_eq!(state(&code), listed, "{code:?}");
+            }
+        }
+        assert!(!state(b"") && !state(b"NCX"));
     }
 
     #[test]

@@ -26,6 +26,23 @@ pub fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
+/// Orders two CCYYMMDD dates (any byte strings, in byte order): two of eight bytes
+/// are compared as big-endian words, without a library call.
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use x12_core::datetime::cmp_dates;
+/// assert_eq!(cmp_dates(b"20240131", b"20240201"), Ordering::Less);
+/// assert_eq!(cmp_dates(b"2024", b"20240201"), Ordering::Less);
+/// ```
+#[inline]
+pub fn cmp_dates(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) {
+        (Ok(a), Ok(b)) => u64::from_be_bytes(a).cmp(&u64::from_be_bytes(b)),
+        _ => a.cmp(b),
+    }
+}
+
 /// Whether `b` is a valid date: `YYMMDD` (6 digits, read as 20YY) or `CCYYMMDD`.
 ///
 /// ```

@@ -2,7 +2,8 @@
 //! building the loop tree and reporting SNIP 1–2 findings with their 999 coordinates.
 
 use super::elements::check_elements;
-use super::model::{Child, Guide, Usage};
+use super::memo::{self, PlaceMemo};
+use super::model::{code_key, Child, Guide, QualifierSpot, Usage};
 use super::tree::{LoopTree, Node, SegmentSlot, NONE};
 use crate::envelope::TransactionSet;
 use crate::isa::lossy;
@@ -147,24 +148,7 @@ impl<'g> Engine<'g> {
         let value = match *seen {
             Some((at, v)) if at == spot => v,
             _ => {
-                let v = match c {
-                    None => seg.get(usize::from(spot.0)),
-                    Some(_) => {
-                        // the first repetition's component (a set without the
-                        // repetition separator has one repetition per element)
-                        let el = seg.get(usize::from(spot.0));
-                        let first = match rep.and_then(|r| find_byte(r, el)) {
-                            Some(i) => &el[..i],
-                            None => el,
-                        };
-                        match usize::from(spot.1).checked_sub(1) {
-                            Some(n) => {
-                                nth_field(first, seg.delimiters().component, n).unwrap_or(b"")
-                            }
-                            None => b"",
-                        }
-                    }
-                };
+                let v = qualifier_value(seg, spot, rep);
                 *seen = Some((spot, v));
                 v
             }
@@ -172,45 +156,103 @@ impl<'g> Engine<'g> {
         allows.allows(value)
     }
 
-    /// Finds where `seg` goes: (frame depth, child index). Exact matches (id and
-    /// qualifier) anywhere up the stack win over id-only matches.
-    fn place(&self, frames: &[Frame], seg: &Segment<'_>, rep: Option<u8>) -> Option<(usize, u32)> {
-        let key = super::model::id_key(seg.id());
-        let id = self.guide.segment_key_index(key)?;
+    /// Finds where `seg` (its id packed in `key`) goes: (frame depth, child index). Exact matches (id and
+    /// qualifier) anywhere up the stack win over id-only matches. Whether a frame has
+    /// an exact match is looked up in `memo` first (the answer depends only on the
+    /// frame's loop and cursor, the segment id and its qualifier value); debug builds
+    /// search anyway and compare.
+    fn place(
+        &self,
+        frames: &[Frame],
+        seg: &Segment<'_>,
+        key: u32,
+        rep: Option<u8>,
+        memo: &mut PlaceMemo,
+    ) -> Option<(usize, u32)> {
+        let g = self.guide;
+        let id = g.segment_key_index(key)?;
+        let value = match g.qualifier_spots.get(id) {
+            Some(QualifierSpot::None) => Some(0),
+            Some(&QualifierSpot::At(p, c)) => code_key(qualifier_value(seg, (p, c), rep)),
+            _ => None,
+        };
         let mut seen = None;
-        for exact in [true, false] {
-            for d in (0..frames.len()).rev() {
-                let f = frames[d];
-                let l = &self.guide.loops[f.loop_index as usize];
-                let at = l.by_id[id];
-                if at == 0 {
-                    continue;
+        for d in (0..frames.len()).rev() {
+            let f = frames[d];
+            let at = g.loops[f.loop_index as usize].by_id[id];
+            if at == 0 {
+                continue;
+            }
+            let remember = value.zip(memo::key(f.loop_index, f.cursor, id));
+            let found = match remember.and_then(|(v, k)| memo.get(k, v)) {
+                Some(found) => {
+                    debug_assert_eq!(
+                        found,
+                        self.first_in(f, at, key, seg, rep, true, &mut seen),
+                        "remembered placement of {seg:?}"
+                    );
+                    found
                 }
-                let at = usize::from(at - 1);
-                // definitions in the same run as the cursor's (same segment id, one
-                // position in the standard) may come in any order
-                let cursor_child = l.children.get(f.cursor as usize);
-                let floor = match cursor_child {
-                    Some(Child::Segment(s)) if self.guide.segments[*s].key == key => {
-                        l.run_start[f.cursor as usize]
+                None => {
+                    let found = self.first_in(f, at, key, seg, rep, true, &mut seen);
+                    if let Some((v, k)) = remember {
+                        memo.put(k, v, found);
                     }
-                    _ => f.cursor,
-                };
-                for &ci in &l.by_key[at].1 {
-                    if ci < floor {
-                        continue;
-                    }
-                    // a loop's first segment seen again starts the loop's next
-                    // iteration (found in the parent frame), not a repeat inside this one
-                    if f.loop_index != 0 && l.children[ci as usize] == Child::Segment(l.trigger) {
-                        continue;
-                    }
-                    if !exact
-                        || self.qualifies(self.def_of(l.children[ci as usize]), seg, rep, &mut seen)
-                    {
-                        return Some((d, ci));
-                    }
+                    found
                 }
+            };
+            if let Some(ci) = found {
+                return Some((d, ci));
+            }
+        }
+        for d in (0..frames.len()).rev() {
+            let f = frames[d];
+            let at = g.loops[f.loop_index as usize].by_id[id];
+            if at == 0 {
+                continue;
+            }
+            if let Some(ci) = self.first_in(f, at, key, seg, rep, false, &mut seen) {
+                return Some((d, ci));
+            }
+        }
+        None
+    }
+
+    /// The first child of frame `f` at or after its cursor that `seg` (id `key`, at
+    /// entry `at` of the loop's `by_key`) may be: with the qualifier matching when
+    /// `exact`, by id alone otherwise.
+    #[allow(clippy::too_many_arguments)]
+    fn first_in<'s>(
+        &self,
+        f: Frame,
+        at: u16,
+        key: u32,
+        seg: &Segment<'s>,
+        rep: Option<u8>,
+        exact: bool,
+        seen: &mut Option<((u8, u8), &'s [u8])>,
+    ) -> Option<u32> {
+        let l = &self.guide.loops[f.loop_index as usize];
+        let at = usize::from(at - 1);
+        // definitions in the same run as the cursor's (same segment id, one
+        // position in the standard) may come in any order
+        let floor = match l.children.get(f.cursor as usize) {
+            Some(Child::Segment(s)) if self.guide.segments[*s].key == key => {
+                l.run_start[f.cursor as usize]
+            }
+            _ => f.cursor,
+        };
+        for &ci in &l.by_key[at].1 {
+            if ci < floor {
+                continue;
+            }
+            // a loop's first segment seen again starts the loop's next
+            // iteration (found in the parent frame), not a repeat inside this one
+            if f.loop_index != 0 && l.children[ci as usize] == Child::Segment(l.trigger) {
+                continue;
+            }
+            if !exact || self.qualifies(self.def_of(l.children[ci as usize]), seg, rep, seen) {
+                return Some(ci);
             }
         }
         None
@@ -266,14 +308,18 @@ impl<'g> Engine<'g> {
         // the element separators of every segment, found once here and kept in the
         // tree (out of it while the walk borrows them and grows the tree)
         let mut seps = std::mem::take(&mut tree.seps);
+        let mut memo = std::mem::take(&mut tree.memo);
+        memo.begin();
         for &(start, end) in spans {
             let (at, content_end) = (start as usize, end as usize);
             let content = &raw[at..content_end];
             let seps_at = seps.len();
             let printable = split_seps(content, d.element, &mut seps);
-            let seg = Segment::with_seps(content, &seps[seps_at..], d);
+            // the view is built in place and borrowed, never copied: a copy reads
+            // back as one word what was just written a byte at a time (the id length,
+            // the delimiters), which stalls the store buffer on every segment
             let mut ctx = Ctx {
-                segment: seg,
+                segment: Segment::with_seps(content, &seps[seps_at..], d),
                 set_position: index + 1,
                 file_position: set.position() + u64::from(index),
                 byte_offset: set.byte_offset() + (at - lead) as u64,
@@ -281,7 +327,8 @@ impl<'g> Engine<'g> {
                 loop_id: None,
                 repeats,
             };
-            let placed = self.place(&frames, &seg, rep);
+            let key = super::model::id_key(ctx.segment.id());
+            let placed = self.place(&frames, &ctx.segment, key, rep, &mut memo);
             let def = match placed {
                 Some((depth, ci)) => self.enter(
                     tree,
@@ -294,7 +341,7 @@ impl<'g> Engine<'g> {
                     issues,
                 ),
                 None => {
-                    self.misplaced(&frames, &seg, &ctx, issues);
+                    self.misplaced(&frames, &ctx.segment, &ctx, issues);
                     NONE
                 }
             };
@@ -304,7 +351,8 @@ impl<'g> Engine<'g> {
                 end,
                 node: top.node,
                 def,
-                id_len: seg.id().len() as u8,
+                id_len: ctx.segment.id().len() as u8,
+                key,
                 seps_at: seps_at as u32,
                 seps_len: (seps.len() - seps_at) as u32,
             });
@@ -320,7 +368,7 @@ impl<'g> Engine<'g> {
                         Some(g.loops[sd.loop_index].id.as_str())
                     };
                     let before = issues.len();
-                    check_elements(sd, &seg, printable, &ctx, issues);
+                    check_elements(sd, &ctx.segment, printable, &ctx, issues);
                     // the fast verdict is sound: what it passes, the full checks pass
                     debug_assert!(
                         !fine || issues.len() == before,
@@ -334,6 +382,7 @@ impl<'g> Engine<'g> {
             index += 1;
         }
         tree.seps = seps;
+        tree.memo = memo;
         // close every open loop
         let last = Ctx {
             segment: Segment::new(b"", d),
@@ -621,6 +670,28 @@ impl<'g> Engine<'g> {
             Child::Loop(l) => format!("loop {}", g.loops[l].id),
         }
     }
+}
+
+/// The qualifier value at `spot` (element position, component position or 0): for a
+/// composite, the first repetition's component (a set without the repetition separator
+/// has one repetition per element).
+#[inline(always)]
+fn qualifier_value<'s>(seg: &Segment<'s>, spot: (u8, u8), rep: Option<u8>) -> &'s [u8] {
+    let el = seg.get(usize::from(spot.0));
+    if spot.1 == 0 {
+        return el;
+    }
+    qualifier_component(seg, el, spot.1, rep)
+}
+
+/// [`qualifier_value`]'s component `c` of element `el`.
+#[inline(never)]
+fn qualifier_component<'s>(seg: &Segment<'s>, el: &'s [u8], c: u8, rep: Option<u8>) -> &'s [u8] {
+    let first = match rep.and_then(|r| find_byte(r, el)) {
+        Some(i) => &el[..i],
+        None => el,
+    };
+    nth_field(first, seg.delimiters().component, usize::from(c) - 1).unwrap_or(b"")
 }
 
 /// "loop 2010AA (Billing Provider Name)" or "the transaction set header".

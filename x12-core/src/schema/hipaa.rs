@@ -22,12 +22,9 @@ pub fn check_identifiers(
     let at = |index: u32| At::new(set, tree, guide, index);
     let (nm1, prv, n4) = (id_key(b"NM1"), id_key(b"PRV"), id_key(b"N4"));
     for index in 0..tree.segments.len() as u32 {
-        let def = tree.segments[index as usize].def;
-        if def == NONE {
-            continue;
-        }
-        let key = guide.segments[def as usize].key;
-        if key != nm1 && key != prv && key != n4 {
+        let slot = &tree.segments[index as usize];
+        let (def, key) = (slot.def, slot.key);
+        if def == NONE || key != nm1 && key != prv && key != n4 {
             continue;
         }
         let seg = tree.segment(set, index);

@@ -5,6 +5,7 @@ mod engine;
 mod hierarchy;
 mod hipaa;
 mod locate;
+mod memo;
 mod model;
 mod parse;
 mod party;

@@ -272,6 +272,23 @@ pub struct Guide {
     /// Open-addressing table over `segment_keys`: (key, 1 + index) per slot, 0 for
     /// an empty slot; its length is a power of two (derived).
     pub key_slots: Vec<(u32, u16)>,
+    /// For each entry of `segment_keys`: where the definitions with that id read the
+    /// qualifier that tells them apart (derived).
+    pub qualifier_spots: Vec<QualifierSpot>,
+}
+
+/// Where the definitions that share a segment id read their qualifier value (see
+/// [`SegmentDef::qualifier`]); the engine remembers placements by that value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QualifierSpot {
+    /// No definition with this id has a qualifier.
+    #[default]
+    None,
+    /// Every one that has a qualifier reads it at this element position, and this
+    /// component position (0 for a simple element).
+    At(u8, u8),
+    /// They read it at different places.
+    Mixed,
 }
 
 impl Guide {

@@ -319,6 +319,7 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         segments: Vec::new(),
         segment_keys: Vec::new(),
         key_slots: Vec::new(),
+        qualifier_spots: Vec::new(),
     };
     // open[d] is what an item at indent d+1 belongs to
     let mut open: Vec<Open> = Vec::new();
@@ -680,6 +681,21 @@ pub fn parse_guide(file: &str, text: &str) -> Result<Guide, GuideError> {
         });
         s.program = CheckProgram::compile(s);
     }
+    let mut spots = vec![QualifierSpot::None; g.segment_keys.len()];
+    for s in &g.segments {
+        let Some((q, c)) = s.qualifier else { continue };
+        let Ok(i) = g.segment_keys.binary_search(&s.key) else {
+            continue;
+        };
+        let e = &s.elements[q];
+        let here = QualifierSpot::At(e.position, c.map_or(0, |c| e.components[c].position));
+        spots[i] = match spots[i] {
+            QualifierSpot::None => here,
+            seen if seen == here => here,
+            _ => QualifierSpot::Mixed,
+        };
+    }
+    g.qualifier_spots = spots;
     Ok(g)
 }
 

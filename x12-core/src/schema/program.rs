@@ -7,7 +7,7 @@
 
 use super::model::{DataType, ElementDef, RuleKind, SegmentDef, Usage};
 use crate::codesets;
-use crate::datetime::{is_valid_date, is_valid_time};
+use crate::datetime::{cmp_dates, is_valid_date, is_valid_time};
 
 /// What a position of the segment (or of a composite) must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,7 +396,7 @@ pub(crate) fn period_ok(format: &[u8], value: &[u8]) -> bool {
                 && value[8] == b'-'
                 && is_valid_date(&value[..8])
                 && is_valid_date(&value[9..])
-                && value[..8] <= value[9..]
+                && cmp_dates(&value[..8], &value[9..]).is_le()
         }
         b"DT" => value.len() == 12 && is_valid_date(&value[..8]) && is_valid_time(&value[8..]),
         b"TM" => value.len() == 4 && is_valid_time(value),

@@ -37,6 +37,8 @@ pub struct SegmentSlot {
     pub def: u32,
     /// Length of the segment identifier (2 or 3), so views need not look for it again.
     pub id_len: u8,
+    /// The segment identifier packed by [`super::id_key`].
+    pub key: u32,
     /// Where this segment's element separator offsets start in [`LoopTree::seps`].
     pub seps_at: u32,
     /// How many element separators the segment has.
@@ -54,6 +56,8 @@ pub struct LoopTree {
     /// The element separator offsets of every segment (relative to the segment's
     /// start), found once by the walk and shared by every later reader of the tree.
     pub seps: Vec<u32>,
+    /// Placements the walk remembered (valid during one walk).
+    pub(crate) memo: super::memo::PlaceMemo,
 }
 
 impl LoopTree {
