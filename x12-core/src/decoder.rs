@@ -392,6 +392,36 @@ impl Decoder {
     }
 
     /// One segment other than ISA, found at `start` (after white space from `lead_start`).
+    /// Takes the ordinary segments that follow inside the open set in one loop (the
+    /// fast path of [`Decoder::segment`], without a step per segment), up to the first
+    /// one that needs a closer look (SE, an envelope segment, a bad id, white space to
+    /// report, the end of the buffer...), where `scan` is left for the next step.
+    fn ordinary_run(&mut self, buf: &BytesMut) {
+        let Some(d) = self.delimiters else { return };
+        let (max, warned_indent) = (self.opts.max_set_len, self.warned_indent);
+        let Some(s) = self.set.as_mut() else { return };
+        let mut at = self.scan;
+        while at < buf.len() {
+            let Some(span) = next_span(buf, at, d.segment, false) else {
+                break;
+            };
+            let (id, id_ok) = leading_id(&buf[at..span.content_end], d.element);
+            let ordinary = id_ok
+                && span.terminated
+                && (!span.indented || warned_indent)
+                && span.next <= max
+                && !matches!(id, b"SE" | b"ST" | b"GS" | b"GE" | b"IEA" | b"ISA");
+            if !ordinary {
+                break;
+            }
+            self.position += 1;
+            s.count += 1;
+            s.spans.push((at as u32, span.content_end as u32));
+            at = span.next;
+        }
+        self.scan = at;
+    }
+
     fn segment(&mut self, buf: &mut BytesMut, lead_start: usize, start: usize, span: Span) -> Step {
         let d = self.delimiters.unwrap_or_default();
         let content = &buf[start..span.content_end];
@@ -415,6 +445,7 @@ impl Decoder {
                     && id_ok
                 {
                     self.scan = span.next;
+                    self.ordinary_run(buf);
                     return Step::Progress;
                 }
             }
