@@ -93,6 +93,58 @@ pub(crate) fn split_seps(content: &[u8], sep: u8, out: &mut Vec<u32>) -> bool {
     }
 }
 
+/// [`split_seps`] of the segment `buf[start..end]`, where the bytes of `buf` after
+/// `end` may be read too (they are never reported): a segment shorter than sixteen
+/// bytes is then loaded straight from `buf` instead of being gathered into a block
+/// first (a load that spans several fresh stores waits for them).
+#[inline]
+pub(crate) fn split_seps_within(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    sep: u8,
+    out: &mut Vec<u32>,
+) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        let len = end.saturating_sub(start);
+        if len < 16 {
+            if let Some(block) = buf
+                .get(start..start.saturating_add(16))
+                .and_then(|b| <&[u8; 16]>::try_from(b).ok())
+            {
+                let (hits, bad) = sse2_masks(safe_arch::load_unaligned_m128i(block), sep);
+                let valid = (1u32 << len) - 1;
+                let mut hits = hits & valid;
+                while hits != 0 {
+                    out.push(hits.trailing_zeros());
+                    hits &= hits - 1;
+                }
+                return bad & valid == 0;
+            }
+        }
+    }
+    split_seps(&buf[start..end], sep, out)
+}
+
+/// The separator lanes and the unprintable lanes (below 0x20, 0x7F and above) of a
+/// sixteen-byte block, a bit per byte.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn sse2_masks(v: safe_arch::m128i, sep: u8) -> (u32, u32) {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let hits = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(sep as i8))) as u32;
+    // signed compare: 0x80..=0xFF are negative, so below 0x20 too
+    let bad = move_mask_i8_m128i(bitor_m128i(
+        cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20)),
+        cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(0x7F)),
+    )) as u32;
+    (hits, bad)
+}
+
 /// The first `needle` in `hay`: segments are short, so the first 32 bytes are looked
 /// at inline (two SSE2 compares on x86-64) before memchr, whose call and set-up cost
 /// more than the scan of a typical segment.
@@ -122,22 +174,8 @@ pub(crate) fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
 fn split_seps_sse2(content: &[u8], sep: u8, out: &mut Vec<u32>) -> bool {
-    use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i, m128i,
-        move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    let seps = set_splat_i8_m128i(sep as i8);
-    // signed compare: 0x80..=0xFF are negative, so below 0x20 too
-    let low = set_splat_i8_m128i(0x20);
-    let del = set_splat_i8_m128i(0x7F);
-    let masks = |v: m128i| -> (u32, u32) {
-        let hits = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, seps)) as u32;
-        let bad = move_mask_i8_m128i(bitor_m128i(
-            cmp_lt_mask_i8_m128i(v, low),
-            cmp_eq_mask_i8_m128i(v, del),
-        )) as u32;
-        (hits, bad)
-    };
+    use safe_arch::{load_unaligned_m128i, m128i};
+    let masks = |v: m128i| -> (u32, u32) { sse2_masks(v, sep) };
     let mut push = |mut hits: u32, at: usize| {
         while hits != 0 {
             out.push((at + hits.trailing_zeros() as usize) as u32);
@@ -622,6 +660,20 @@ mod tests {
                 let mut words = Vec::new();
                 assert_eq!(split_seps_swar(&content, b'*', &mut words), printable);
                 assert_eq!(words, want);
+                // inside a longer buffer, with separators and odd bytes after the end
+                // (read, never reported), and with the segment at the buffer's end
+                for tail in [&b""[..], b"*", b"**\x01*AAAA*\xFF****AAAA", b"~ISA*00*"] {
+                    let mut buf = b"ST*".to_vec();
+                    buf.extend_from_slice(&content);
+                    buf.extend_from_slice(tail);
+                    let mut within = Vec::new();
+                    assert_eq!(
+                        split_seps_within(&buf, 3, 3 + len, b'*', &mut within),
+                        printable,
+                        "{content:?} then {tail:?}"
+                    );
+                    assert_eq!(within, want, "{content:?} then {tail:?}");
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use super::tree::{LoopTree, Node, SegmentSlot, NONE};
 use crate::envelope::TransactionSet;
 use crate::isa::lossy;
 use crate::issue::{Code, Ik3, Issue, Location, Scope};
-use crate::segment::{find_byte, nth_field, split_seps, Segment};
+use crate::segment::{find_byte, nth_field, split_seps_within, Segment};
 use crate::tokenize::next_span;
 
 /// A loop instance being filled.
@@ -314,7 +314,7 @@ impl<'g> Engine<'g> {
             let (at, content_end) = (start as usize, end as usize);
             let content = &raw[at..content_end];
             let seps_at = seps.len();
-            let printable = split_seps(content, d.element, &mut seps);
+            let printable = split_seps_within(raw, at, content_end, d.element, &mut seps);
             // the view is built in place and borrowed, never copied: a copy reads
             // back as one word what was just written a byte at a time (the id length,
             // the delimiters), which stalls the store buffer on every segment
