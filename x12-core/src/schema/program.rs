@@ -5,7 +5,7 @@
 //! and explain what is wrong. It is sound, never complete: every segment it passes,
 //! the full checks pass too (debug builds check this on every segment they walk).
 
-use super::model::{DataType, ElementDef, RuleKind, SegmentDef, Usage};
+use super::model::{code_key, DataType, ElementDef, RuleKind, SegmentDef, Usage};
 use crate::codesets;
 use crate::datetime::{cmp_dates, is_valid_date, is_valid_time};
 
@@ -27,8 +27,11 @@ struct Op {
     data_type: DataType,
     min: u16,
     max: u16,
-    /// The element's code list must allow the value (looked up in the definition).
+    /// The element's code list must allow the value: looked up in the definition
+    /// (codes longer than seven bytes), when `keys` is empty.
     codes: bool,
+    /// The code list packed by [`code_key`]: (start, length) in [`CheckProgram::keys`].
+    keys: (u16, u16),
     /// The external code-set check, when the element names one this build knows.
     code_set: Option<CodeSet>,
     /// Index into [`SegmentDef::elements`].
@@ -44,6 +47,7 @@ impl Op {
         min: 0,
         max: 0,
         codes: false,
+        keys: (0, 0),
         code_set: None,
         element: 0,
         component: u8::MAX,
@@ -120,6 +124,8 @@ pub struct CheckProgram {
     ops: Vec<Op>,
     /// Ops of the composites' components, by component position.
     comps: Vec<Op>,
+    /// The ops' code lists, packed and sorted, one run per op.
+    keys: Vec<u64>,
     /// Positions that must hold a value.
     required: u64,
     rules: Vec<Rule>,
@@ -129,16 +135,28 @@ pub struct CheckProgram {
     slow: bool,
 }
 
-fn simple(e: &ElementDef, element: usize, component: u8) -> Op {
+fn simple(e: &ElementDef, element: usize, component: u8, keys: &mut Vec<u64>) -> Op {
     if e.usage == Usage::NotUsed {
         return Op::EMPTY;
     }
+    let packed = if e.codes.is_empty() || e.code_keys.is_empty() {
+        (0, 0)
+    } else {
+        match (u16::try_from(keys.len()), u16::try_from(e.code_keys.len())) {
+            (Ok(at), Ok(len)) => {
+                keys.extend_from_slice(&e.code_keys);
+                (at, len)
+            }
+            _ => (0, 0),
+        }
+    };
     Op {
         kind: Kind::Simple,
         data_type: e.data_type,
         min: e.min,
         max: e.max,
-        codes: !e.codes.is_empty(),
+        codes: !e.codes.is_empty() && packed.1 == 0,
+        keys: packed,
         code_set: e.code_set.as_deref().and_then(CodeSet::from_name),
         element: element as u8,
         component,
@@ -176,7 +194,7 @@ impl CheckProgram {
                         p.slow = true;
                         continue;
                     }
-                    p.comps[at + usize::from(c.position) - 1] = simple(c, i, ci as u8);
+                    p.comps[at + usize::from(c.position) - 1] = simple(c, i, ci as u8, &mut p.keys);
                     if c.usage == Usage::Required {
                         required |= 1 << c.position;
                     }
@@ -194,7 +212,7 @@ impl CheckProgram {
                     ..Op::EMPTY
                 }
             } else {
-                simple(e, i, u8::MAX)
+                simple(e, i, u8::MAX, &mut p.keys)
             };
             p.ops[usize::from(e.position) - 1] = op;
         }
@@ -268,7 +286,7 @@ impl CheckProgram {
             match op.kind {
                 Kind::Empty => return false,
                 Kind::Simple => {
-                    if !value_ok(op, sd, v) {
+                    if !value_ok(op, &self.keys, sd, v) {
                         return false;
                     }
                 }
@@ -337,7 +355,7 @@ impl CheckProgram {
                 let Some(op) = ops.get(c) else {
                     return false;
                 };
-                if op.kind != Kind::Simple || !value_ok(op, sd, &v[start..end]) {
+                if op.kind != Kind::Simple || !value_ok(op, &self.keys, sd, &v[start..end]) {
                     return false;
                 }
                 if c < 63 {
@@ -356,7 +374,7 @@ impl CheckProgram {
 
 /// The checks of the full path's `value_ok` for a value known to be printable.
 #[inline(always)]
-fn value_ok(op: &Op, sd: &SegmentDef, v: &[u8]) -> bool {
+fn value_ok(op: &Op, keys: &[u64], sd: &SegmentDef, v: &[u8]) -> bool {
     if !shape_ok(op.data_type, op.min, op.max, v) {
         return false;
     }
@@ -364,6 +382,17 @@ fn value_ok(op: &Op, sd: &SegmentDef, v: &[u8]) -> bool {
         if !set.allows(v) {
             return false;
         }
+    }
+    if op.keys.1 != 0 {
+        let (at, len) = (usize::from(op.keys.0), usize::from(op.keys.1));
+        let (Some(k), Some(list)) = (code_key(v), keys.get(at..at + len)) else {
+            return false;
+        };
+        return if len <= 16 {
+            list.contains(&k)
+        } else {
+            list.binary_search(&k).is_ok()
+        };
     }
     if op.codes {
         let Some(e) = sd.elements.get(usize::from(op.element)) else {
