@@ -15,7 +15,9 @@
 //!   recorded in the cluster but not written) and its data dir deleted: another
 //!   gateway takes the file over once the heartbeat runs out; every item reaches its
 //!   vendor once and every acknowledgment is written once to the shared outbox, what
-//!   the gone gateway recorded as it made it (same names, same ISA13s).
+//!   the gone gateway recorded as it made it (same names, same ISA13s);
+//! - a real-time answer pended before its gateway's pipeline took any number gets an
+//!   ISA13 from the cluster's counter, not one another gateway already used.
 //!
 //! Each skips loudly without nats-server, except under `CI=true`.
 
@@ -31,6 +33,18 @@ use std::time::{Duration, Instant};
 /// Starts a gateway on NATS at `urls` (a TOML array) with `partners` (`[[partner]]`
 /// tables) and instance name `instance`.
 fn gateway(dir: &Path, urls: &str, instance: &str, replicas: u32, partners: &str) -> Daemon {
+    gateway_env(dir, urls, instance, replicas, partners, &[])
+}
+
+/// [`gateway`] with these environment variables set for the binary.
+fn gateway_env(
+    dir: &Path,
+    urls: &str,
+    instance: &str,
+    replicas: u32,
+    partners: &str,
+    env: &[(&str, &str)],
+) -> Daemon {
     std::fs::create_dir_all(dir).unwrap();
     let port = free_port();
     let mut text = config_text(dir, port, partners);
@@ -40,7 +54,7 @@ fn gateway(dir: &Path, urls: &str, instance: &str, replicas: u32, partners: &str
         Some(instance),
         &format!("replicas = {replicas}\n"),
     ));
-    Daemon::start_config(dir, &text, port, None)
+    Daemon::start_config_env(dir, &text, port, None, env)
 }
 
 /// Waits (up to `secs`) until the gateway has finished `n` files and published every
@@ -787,4 +801,98 @@ fn takeover(point: &str) {
     drop(a);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ISA13 of an interchange's text.
+fn isa13(x12: &[u8]) -> String {
+    String::from_utf8_lossy(x12)
+        .split('*')
+        .nth(13)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A real-time request answered pended before its gateway's pipeline has taken any
+/// number: the 278 response's ISA13 comes from a block of the cluster's counter, as
+/// every acknowledgment's does. It came from the store's own count, which starts at 1
+/// on every gateway: the same ISA13 as another gateway's first acknowledgment, and on
+/// a loaded machine the same file name as the pipeline's own answer to the request,
+/// whose recording then failed again and again.
+#[test]
+fn a_pended_real_time_answer_takes_its_number_from_the_cluster() {
+    if binary_or_skip("a_pended_real_time_answer_takes_its_number_from_the_cluster").is_none() {
+        return;
+    }
+    let dir = temp_dir("nats-rt-number");
+    let server = NatsServer::start(&dir.join("nats"));
+    let urls = format!("[{:?}]", server.url());
+    let token = "rt-partner";
+    let partner = format!(
+        "eligibility_file = {:?}\n[realtime]\nanswer_within_ms = 1\n[[partner]]\nid = \"demo\"\ntoken_sha256 = \"{}\"\n",
+        repo().join("fixtures/routing/eligibility.csv").display().to_string(),
+        gatewayd::daemon::config::token_hash(token)
+    );
+    let request = |n: u32| {
+        renumber(
+            &std::fs::read(repo().join("fixtures/valid/278/pharmacy.x12")).unwrap(),
+            n,
+        )
+    };
+    // gateway A acknowledges a file first: the cluster's first block is A's
+    let a = gateway(&dir.join("a"), &urls, "gwa", 1, &partner);
+    drop_file(&a.inbox("demo"), "first.x12", &request(9501));
+    settle(&a, 1, 60);
+    let a_numbers: Vec<String> = outbox_files(&a.outbox("demo"))
+        .values()
+        .map(|b| isa13(b))
+        .collect();
+    assert!(
+        a_numbers.contains(&"000000001".to_string()),
+        "{a_numbers:?}"
+    );
+    // gateway B's pipeline holds every file before reading it, so the real-time answer
+    // (past its 1 ms) is pended and is the first number B takes
+    let b = gateway_env(
+        &dir.join("b"),
+        &urls,
+        "gwb",
+        1,
+        &partner,
+        &[("GATEWAYD_TEST_PAUSE", "raw=3000")],
+    );
+    let mut r = b
+        .agent
+        .post(&b.url("/v1/realtime/278"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(&request(9502)[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let answer = r.body_mut().read_to_vec().unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer).contains("HCR*A4"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let pended = isa13(&answer);
+    assert!(
+        !a_numbers.contains(&pended),
+        "{pended} is also A's: {a_numbers:?}"
+    );
+    // B's pipeline then answers the request itself, under a number of its own
+    settle(&b, 1, 60);
+    let b_out = outbox_files(&b.outbox("demo"));
+    let mut all: Vec<String> = b_out.values().map(|v| isa13(v)).collect();
+    assert!(all.contains(&pended), "{all:?}");
+    assert!(
+        b_out
+            .values()
+            .any(|v| String::from_utf8_lossy(v).contains("HCR*A1")),
+        "{:?}",
+        b_out.keys()
+    );
+    all.extend(a_numbers);
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n, "an ISA13 given twice: {all:?}");
 }

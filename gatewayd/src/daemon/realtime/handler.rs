@@ -290,6 +290,11 @@ async fn answer(
             .db
             .lock()
             .map_err(|_| server_error("store", "store lock poisoned"))?;
+        if let Some(n) = &st2.nats {
+            // a pended answer's control number from this instance's block
+            n.ensure_ack_numbers(&db, 1)
+                .map_err(|e| server_error("numbers", e))?;
+        }
         outcome(&mut db, file, &p, &x12)
     });
     let out = match tokio::time::timeout_at(hard, out).await {
