@@ -809,16 +809,19 @@ pub fn acknowledge_as_daemon(
     (out, sets_ok)
 }
 
-/// Outbox files by kind prefix (`TA1`, `999`, `REJECTED`...).
+/// Outbox files by kind prefix (`TA1`, `999`, `REJECTED`...): the whole ones, not a
+/// `.part` the daemon is still writing (and renames when it is whole, so it may be gone
+/// by the time it would be read).
 pub fn outbox_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".part") {
+                return None;
+            }
+            Some((name, std::fs::read(e.path()).ok()?))
         })
         .collect()
 }
