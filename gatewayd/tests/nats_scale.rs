@@ -895,4 +895,8 @@ fn a_pended_real_time_answer_takes_its_number_from_the_cluster() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), n, "an ISA13 given twice: {all:?}");
+    drop(a);
+    drop(b);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
