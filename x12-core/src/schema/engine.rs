@@ -156,11 +156,11 @@ impl<'g> Engine<'g> {
         allows.allows(value)
     }
 
-    /// Finds where `seg` (its id packed in `key`) goes: (frame depth, child index). Exact matches (id and
-    /// qualifier) anywhere up the stack win over id-only matches. Whether a frame has
-    /// an exact match is looked up in `memo` first (the answer depends only on the
-    /// frame's loop and cursor, the segment id and its qualifier value); debug builds
-    /// search anyway and compare.
+    /// Finds where `seg` (its id packed in `key`) goes: (frame depth, child index).
+    /// Exact matches (id and qualifier) anywhere up the stack win over id-only matches.
+    /// Whether a frame has an exact match is looked up in `memo` first (the answer
+    /// depends only on the frame's loop and cursor, the segment id and its qualifier
+    /// value); debug builds search anyway and compare.
     fn place(
         &self,
         frames: &[Frame],
@@ -315,9 +315,7 @@ impl<'g> Engine<'g> {
             let content = &raw[at..content_end];
             let seps_at = seps.len();
             let printable = split_seps_within(raw, at, content_end, d.element, &mut seps);
-            // the view is built in place and borrowed, never copied: a copy reads
-            // back as one word what was just written a byte at a time (the id length,
-            // the delimiters), which stalls the store buffer on every segment
+            // the segment's view lives in the context (built once, borrowed from there)
             let mut ctx = Ctx {
                 segment: Segment::with_seps(content, &seps[seps_at..], d),
                 set_position: index + 1,
