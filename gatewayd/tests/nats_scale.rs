@@ -57,6 +57,16 @@ fn gateway_env(
     Daemon::start_config_env(dir, &text, port, None, env)
 }
 
+/// A test's folder and its single nats-server, with the server's URL as a TOML array;
+/// `None` (the test skips) without nats-server, except under `CI=true`.
+fn one_server(test: &str, folder: &str) -> Option<(std::path::PathBuf, NatsServer, String)> {
+    binary_or_skip(test)?;
+    let dir = temp_dir(folder);
+    let server = NatsServer::start(&dir.join("nats"));
+    let urls = format!("[{:?}]", server.url());
+    Some((dir, server, urls))
+}
+
 /// Waits (up to `secs`) until the gateway has finished `n` files and published every
 /// ready item.
 fn settle(d: &Daemon, n: i64, secs: u64) {
@@ -391,12 +401,12 @@ fn two_gateways_on_a_3_node_cluster_survive_a_node_kill() {
 
 #[test]
 fn gateway_kill_9_mid_publish_loses_and_repeats_nothing() {
-    if binary_or_skip("gateway_kill_9_mid_publish_loses_and_repeats_nothing").is_none() {
+    let Some((dir, server, urls)) = one_server(
+        "gateway_kill_9_mid_publish_loses_and_repeats_nothing",
+        "nats-kill",
+    ) else {
         return;
-    }
-    let dir = temp_dir("nats-kill");
-    let server = NatsServer::start(&dir.join("nats"));
-    let urls = format!("[{:?}]", server.url());
+    };
     let partners = "[[partner]]\nid = \"demo\"\n";
     // a batch of many 278 requests: thousands of items to publish, one at a time
     let mut o = fixtures::generate::Options::new(fixtures::generate::Kind::Request278, 1_500_000)
@@ -535,13 +545,12 @@ fn stc_of(segs: &[String], claim: &str) -> String {
 
 #[test]
 fn the_same_claim_through_two_gateways_is_a_duplicate_at_the_second() {
-    if binary_or_skip("the_same_claim_through_two_gateways_is_a_duplicate_at_the_second").is_none()
-    {
+    let Some((dir, server, urls)) = one_server(
+        "the_same_claim_through_two_gateways_is_a_duplicate_at_the_second",
+        "nats-claims",
+    ) else {
         return;
-    }
-    let dir = temp_dir("nats-claims");
-    let server = NatsServer::start(&dir.join("nats"));
-    let urls = format!("[{:?}]", server.url());
+    };
     let partners = "[[partner]]\nid = \"demo\"\n";
     let a = gateway(&dir.join("a"), &urls, "gw-a", 1, partners);
     let b = gateway(&dir.join("b"), &urls, "gw-b", 1, partners);
@@ -820,12 +829,12 @@ fn isa13(x12: &[u8]) -> String {
 /// whose recording then failed again and again.
 #[test]
 fn a_pended_real_time_answer_takes_its_number_from_the_cluster() {
-    if binary_or_skip("a_pended_real_time_answer_takes_its_number_from_the_cluster").is_none() {
+    let Some((dir, server, urls)) = one_server(
+        "a_pended_real_time_answer_takes_its_number_from_the_cluster",
+        "nats-rt-number",
+    ) else {
         return;
-    }
-    let dir = temp_dir("nats-rt-number");
-    let server = NatsServer::start(&dir.join("nats"));
-    let urls = format!("[{:?}]", server.url());
+    };
     let token = "rt-partner";
     let partner = format!(
         "eligibility_file = {:?}\n[realtime]\nanswer_within_ms = 1\n[[partner]]\nid = \"demo\"\ntoken_sha256 = \"{}\"\n",

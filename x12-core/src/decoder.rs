@@ -406,12 +406,7 @@ impl Decoder {
                 break;
             };
             let (id, id_ok) = leading_id(&buf[at..span.content_end], d.element);
-            let ordinary = id_ok
-                && span.terminated
-                && (!span.indented || warned_indent)
-                && span.next <= max
-                && !matches!(id, b"SE" | b"ST" | b"GS" | b"GE" | b"IEA" | b"ISA");
-            if !ordinary {
+            if !ordinary(id, id_ok, &span, max, warned_indent) {
                 break;
             }
             self.position += 1;
@@ -438,12 +433,7 @@ impl Decoder {
                 s.count += 1;
                 s.spans.push((start as u32, span.content_end as u32));
                 // fast path: an ordinary segment inside a set
-                if id != b"SE"
-                    && span.terminated
-                    && (!span.indented || self.warned_indent)
-                    && span.next <= self.opts.max_set_len
-                    && id_ok
-                {
+                if ordinary(id, id_ok, &span, self.opts.max_set_len, self.warned_indent) {
                     self.scan = span.next;
                     self.ordinary_run(buf);
                     return Step::Progress;
@@ -1201,4 +1191,16 @@ fn parse_u64(b: &[u8]) -> Option<u64> {
         return None;
     }
     Some(b.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// Whether a segment inside a set needs no closer look: a well-formed id that neither
+/// ends the set nor belongs to the envelope, a terminator, no indentation still to
+/// report, and the set within its size limit.
+#[inline]
+fn ordinary(id: &[u8], id_ok: bool, span: &Span, max_set_len: usize, warned_indent: bool) -> bool {
+    id_ok
+        && span.terminated
+        && (!span.indented || warned_indent)
+        && span.next <= max_set_len
+        && !matches!(id, b"SE" | b"ST" | b"GS" | b"GE" | b"IEA" | b"ISA")
 }
